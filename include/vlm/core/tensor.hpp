@@ -60,6 +60,8 @@ class tensor {
 
   // Uninitialised contiguous tensor.
   static tensor empty(const vlm::shape& s) {
+    for (std::int64_t x : s)
+      VLM_CHECK_AS(shape_error, x >= 0, "shape ", s.str(), " has a negative extent, expected extents >= 0");
     tensor t;
     t.shape_ = s;
     t.strides_ = contiguous_strides(s);
@@ -72,8 +74,17 @@ class tensor {
     return t;
   }
   static tensor full(const vlm::shape& s, T value) {
-    std::vector<T> host(static_cast<std::size_t>(s.numel()), value);
-    return from_host(s, host);
+    tensor t = empty(s);
+    T* p = t.data();  // host memory only; a device backend needs its own fill
+    if constexpr (std::is_same_v<Backend, cpu>) {
+      std::fill(p, p + t.numel(), value);
+    } else {
+      // Not std::vector<T>: std::vector<bool> has no data().
+      std::unique_ptr<T[]> host(new T[static_cast<std::size_t>(t.numel())]);
+      std::fill(host.get(), host.get() + t.numel(), value);
+      backend_memory<Backend>::copy_from_host(p, host.get(), static_cast<std::size_t>(t.numel()) * sizeof(T));
+    }
+    return t;
   }
   // Copies host data (row-major, numel elements) into a new tensor.
   static tensor from_host(const vlm::shape& s, std::span<const T> data) {
@@ -134,6 +145,7 @@ class tensor {
   tensor reshape(vlm::shape s) const { return is_contiguous() ? view(s) : contiguous().view(s); }
   tensor transpose(int a, int b) const {
     tensor t = *this;
+    t.grad_slot = -1;  // element order changes: not the same gradient buffer
     a = shape_.wrap(a);
     b = shape_.wrap(b);
     std::swap(t.shape_[a], t.shape_[b]);
@@ -144,6 +156,7 @@ class tensor {
     VLM_CHECK_AS(shape_error, static_cast<int>(order.size()) == dim(), "permute needs ", dim(),
                  " dimensions, got ", order.size());
     tensor t = *this;
+    t.grad_slot = -1;  // element order changes: not the same gradient buffer
     int i = 0;
     std::vector<bool> seen(static_cast<std::size_t>(dim()), false);
     for (int o : order) {
@@ -162,6 +175,7 @@ class tensor {
     VLM_CHECK_AS(shape_error, start >= 0 && length >= 0 && start + length <= shape_[d], "narrow [", start,
                  ", ", start + length, ") out of range for dimension ", d, " of ", shape_.str());
     tensor t = *this;
+    t.grad_slot = -1;  // a part is not the whole gradient buffer
     t.offset_ += start * strides_[d];
     t.shape_[d] = length;
     return t;
@@ -176,6 +190,7 @@ class tensor {
     end = std::clamp<std::int64_t>(end, start, n);
     VLM_CHECK_AS(shape_error, step > 0, "slice step must be positive, got ", step);
     tensor t = *this;
+    t.grad_slot = -1;  // a part is not the whole gradient buffer
     t.offset_ += start * strides_[d];
     t.shape_[d] = (end - start + step - 1) / step;
     t.strides_[d] = strides_[d] * step;
@@ -203,6 +218,7 @@ class tensor {
     tensor t;
     t.storage_ = storage_;
     t.offset_ = offset_;
+    t.grad_slot = grad_slot;  // same elements in the same order
     for (int k = 0; k <= dim(); ++k) {
       if (k == d) {
         t.shape_.push_back(1);
@@ -221,14 +237,21 @@ class tensor {
   tensor clone() const {
     tensor t = empty(shape_);
     copy_into(t, *this);
-    return t;
+    return t;  // untracked copy
   }
   // Host copy of all elements in row-major order.
   std::vector<T> to_vector() const {
     tensor c = contiguous();
-    std::vector<T> out(static_cast<std::size_t>(numel()));
-    backend_memory<Backend>::copy_to_host(out.data(), c.data(), out.size() * sizeof(T));
-    return out;
+    const std::size_t n = static_cast<std::size_t>(numel());
+    if constexpr (std::is_same_v<T, bool>) {  // std::vector<bool> is packed: no data() to copy into
+      std::unique_ptr<bool[]> host(new bool[n + 1]);
+      backend_memory<Backend>::copy_to_host(host.get(), c.data(), n * sizeof(bool));
+      return std::vector<bool>(host.get(), host.get() + n);
+    } else {
+      std::vector<T> out(n);
+      backend_memory<Backend>::copy_to_host(out.data(), c.data(), n * sizeof(T));
+      return out;
+    }
   }
   // Element at a multi-index (tests and small host-side logic).
   T at(std::initializer_list<std::int64_t> idx) const {
@@ -251,10 +274,10 @@ class tensor {
     backend_memory<Backend>::copy_to_host(&v, data(), sizeof(T));
     return v;
   }
-  template <class To>
-  tensor<To, Backend> to_dtype() const;  // defined in backends (convert op)
-
   // Autograd slot on the tape that produced this value (-1: not tracked). See autograd/tape.hpp.
+  // Views that keep the element order (view, reshape of contiguous data, unsqueeze) keep the
+  // slot; views that reorder or cut (transpose, permute, narrow, slice, select) drop it: use the
+  // recorded ops in autograd/ for those on tracked values.
   int grad_slot = -1;
 
  private:
