@@ -54,7 +54,7 @@ struct vision_tower {
   tensor<T, B> forward(Ctx& ctx, const tensor<T, B>& pixel_values, const std::vector<grid_thw>& grids) const {
     const std::int64_t merge = cfg.spatial_merge_size, unit = merge * merge;
     std::int64_t expected = 0;
-    for (const auto& g : grids) expected += g[0] * g[1] * g[2];
+    for (const auto& g : grids) expected += g.patches();
     VLM_CHECK_AS(shape_error, pixel_values.dim() == 2 && pixel_values.size(0) == expected, "vision: pixel_values ",
                  pixel_values.shape().str(), " but the grids describe ", expected, " patches");
     const auto windows = window_partition(grids, merge, cfg.window_units());

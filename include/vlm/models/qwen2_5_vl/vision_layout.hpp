@@ -17,7 +17,13 @@
 
 namespace vlm::qwen2_5_vl {
 
-using grid_thw = std::array<std::int64_t, 3>;  // (t, gh, gw) in patches
+// An image's (or video's) patch grid: t frames of h x w patches (14-px patches, merged 2x2
+// into LLM tokens). transformers' image_grid_thw rows.
+struct grid_thw {
+  std::int64_t t = 1, h = 0, w = 0;
+  std::int64_t patches() const { return t * h * w; }
+  friend bool operator==(const grid_thw&, const grid_thw&) = default;
+};
 
 struct patch_positions {
   std::vector<std::int64_t> y, x;

@@ -1,0 +1,39 @@
+// vlm: the command-line front door. Subcommands are named like ms-swift's.
+//   vlm forward ...   run the model once and dump tensors (conformance / debugging)
+// Bad input (flags, files, shapes) prints one line "vlm <cmd>: <reason>" and exits with 2.
+#include <cstring>
+#include <iostream>
+
+#include "cmd_forward.hpp"
+
+namespace {
+void usage() {
+  std::cerr << "usage: vlm <command> [flags]\n"
+               "commands:\n"
+               "  forward   run Qwen2.5-VL once on ids (+ images) and write tensors to a .safetensors file\n"
+               "flags use swift's spelling (--max_new_tokens); --max-new-tokens is accepted too.\n";
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    usage();
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "forward") return vlm::cli::cmd_forward(argc, argv);
+    std::cerr << "vlm: unknown command '" << cmd << "'\n";
+    usage();
+    return 2;
+  } catch (const vlm::error& e) {
+    std::string msg = e.what();
+    for (auto& c : msg)
+      if (c == '\n') c = ' ';
+    std::cerr << "vlm " << cmd << ": " << msg << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "vlm " << cmd << ": internal error: " << e.what() << "\n";
+    return 1;
+  }
+}
