@@ -49,8 +49,11 @@ struct model {
   const parameter<T, B>& head() const { return lm_head.defined() ? lm_head : language.embed_tokens; }
 
   // Token embeddings with the image features scattered into the <|image_pad|> rows.
+  // strict: an <|image_pad|> without image features is an error (prompts); decoding passes
+  // false, since a sampled pad id is just a token there (as in transformers).
   template <class Ctx>
-  tensor<T, B> embed(Ctx& ctx, const model_inputs<T, B>& in, tensor<T, B>* image_embeds_out = nullptr) const {
+  tensor<T, B> embed(Ctx& ctx, const model_inputs<T, B>& in, tensor<T, B>* image_embeds_out = nullptr,
+                     bool strict = true) const {
     const std::int64_t Bn = in.input_ids.size(0), L = in.input_ids.size(1), C = cfg.text.hidden_size;
     auto embeds = language.embed(ctx, in.input_ids.view({Bn * L}));  // [B*L, C]
     ctx.trace(embeds, "text_embeds");
@@ -65,7 +68,7 @@ struct model {
                    "image features and image tokens do not match: ", pad_rows.size(), " <|image_pad|> tokens, ",
                    image_embeds.size(0), " image features (from the grids)");
       embeds = ag::scatter_rows(ctx, embeds, pad_rows, image_embeds);
-    } else {
+    } else if (strict) {
       VLM_CHECK_AS(shape_error, pad_rows.empty(), "input has ", pad_rows.size(), " <|image_pad|> tokens but no images");
     }
     return embeds.view({Bn, L, C});
