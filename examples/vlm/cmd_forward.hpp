@@ -12,6 +12,8 @@
 #include <vlm/io/safetensors.hpp>
 #include <vlm/models/qwen2_5_vl/load.hpp>
 #include <vlm/models/qwen2_5_vl/preprocess.hpp>
+#include <vlm/tokenizer/chat_template.hpp>
+#include <vlm/tokenizer/tokenizer.hpp>
 
 #include "args.hpp"
 
@@ -32,15 +34,10 @@ int run_forward(const args& a) {
   using model_t = qwen2_5_vl::model<T, cpu>;
   const fs::path dir = a.required("model");
   const std::string out_path = a.required("out");
-  if (a.has("prompt"))
-    throw usage_error("--prompt needs the tokenizer and chat template (vlm infer); use --input_ids with this build");
-  if (!a.has("input_ids")) throw usage_error("give --input_ids 1,2,3 (or --prompt TEXT)");
+  if (a.has("prompt") == a.has("input_ids")) throw usage_error("give exactly one of --input_ids 1,2,3 and --prompt TEXT");
 
   auto model = qwen2_5_vl::from_pretrained<model_t>(dir);
   qwen2_5_vl::model_inputs<T, cpu> in;
-  auto ids = args::parse_int_list("input_ids", a.get("input_ids"));
-  in.input_ids = tensor<std::int64_t, cpu>::from_host({1, static_cast<std::int64_t>(ids.size())},
-                                                      std::vector<std::int64_t>(ids.begin(), ids.end()));
   std::vector<io::tensor_ref> outputs;
   tensor<float, cpu> pixels32;
   tensor<std::int64_t, cpu> grids;
@@ -54,6 +51,22 @@ int run_forward(const args& a) {
     in.pixel_values = cast<T>(pixels32);
     in.image_grids = processed.grids;
   }
+  std::vector<long long> ids;
+  if (a.has("input_ids")) {
+    ids = args::parse_int_list("input_ids", a.get("input_ids"));
+  } else {  // chat template: user turn with the images first, then the prompt
+    auto tok = tokenizer::tokenizer::from_dir(dir);
+    tokenizer::chat_message user{"user", {}};
+    for (const auto& im : images) user.parts.push_back({tokenizer::content_part::kind::image, {}, im, {}, {}, {}, {}});
+    user.parts.push_back({tokenizer::content_part::kind::text, a.get("prompt"), {}, {}, {}, {}, {}});
+    std::size_t image_i = 0;
+    for (auto id : tok.encode(tokenizer::render_chat({user}, true))) {
+      if (id == model.cfg.image_token_id && image_i < in.image_grids.size()) ids.insert(ids.end(), in.image_grids[image_i++].patches() / 4, id);
+      else ids.push_back(id);
+    }
+  }
+  in.input_ids = tensor<std::int64_t, cpu>::from_host({1, static_cast<std::int64_t>(ids.size())},
+                                                      std::vector<std::int64_t>(ids.begin(), ids.end()));
   no_grad ctx;
   auto out = model.forward(ctx, in);
 

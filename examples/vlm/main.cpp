@@ -1,16 +1,22 @@
 // vlm: the command-line front door. Subcommands are named like ms-swift's.
-//   vlm forward ...   run the model once and dump tensors (conformance / debugging)
+//   vlm infer / tokenize / forward / init-model (see usage())
 // Bad input (flags, files, shapes) prints one line "vlm <cmd>: <reason>" and exits with 2.
 #include <cstring>
 #include <iostream>
 
 #include "cmd_forward.hpp"
+#include "cmd_infer.hpp"
+#include "cmd_init_model.hpp"
+#include "cmd_tokenize.hpp"
 
 namespace {
 void usage() {
   std::cerr << "usage: vlm <command> [flags]\n"
                "commands:\n"
-               "  forward   run Qwen2.5-VL once on ids (+ images) and write tensors to a .safetensors file\n"
+               "  infer       answer a prompt (+ images), a messages file or a jsonl set (like swift infer)\n"
+               "  tokenize    text -> ids, or --decode ids -> text\n"
+               "  forward     run Qwen2.5-VL once on ids (+ images) and write tensors to a .safetensors file\n"
+               "  init-model  write a small random Qwen2.5-VL folder (tests, demos)\n"
                "flags use swift's spelling (--max_new_tokens); --max-new-tokens is accepted too.\n";
 }
 }  // namespace
@@ -23,6 +29,9 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   try {
     if (cmd == "forward") return vlm::cli::cmd_forward(argc, argv);
+    if (cmd == "infer") return vlm::cli::cmd_infer(argc, argv);
+    if (cmd == "tokenize") return vlm::cli::cmd_tokenize(argc, argv);
+    if (cmd == "init-model" || cmd == "init_model") return vlm::cli::cmd_init_model(argc, argv);
     std::cerr << "vlm: unknown command '" << cmd << "'\n";
     usage();
     return 2;
