@@ -6,6 +6,10 @@
 //   processor, as the seed's process_vision_info + processor do), expands each <|image_pad|> to
 //   the image's token count, left-pads the batch, generates, and detokenizes.
 // Images: local paths, file:// and data:...;base64 URLs; http(s) URLs are rejected (no network).
+// Image path (spec 3.1): with fetch_image_mode::when_limits_given (default) an image part that
+// carries min_pixels/max_pixels/resized_* goes through qwen-vl-utils' fetch_image with those
+// values first (the seed's messages), and any other part through the processor alone (what
+// processor(text, images) does); ::always / ::never force one path.
 #pragma once
 #include <filesystem>
 #include <fstream>
@@ -75,6 +79,8 @@ inline void apply_generation_defaults(const std::filesystem::path& file, generat
     g.sampling.repetition_penalty = it->get<float>();
 }
 
+enum class fetch_image_mode { when_limits_given, always, never };
+
 template <class Model>
 class chat_pipeline {
  public:
@@ -111,6 +117,7 @@ class chat_pipeline {
   generation_config& defaults() { return defaults_; }
   std::int64_t& max_model_len() { return max_model_len_; }
   std::filesystem::path& image_base_dir() { return base_dir_; }
+  fetch_image_mode& fetch_mode() { return fetch_mode_; }
   const chat_timings& timings() const { return timings_; }
 
   // Token ids (image pads expanded) and preprocessed images of one conversation.
@@ -135,7 +142,9 @@ class chat_pipeline {
         if (part.max_pixels) fetch.max_pixels = *part.max_pixels;
         if (part.resized_height) fetch.resized_height = static_cast<int>(*part.resized_height);
         if (part.resized_width) fetch.resized_width = static_cast<int>(*part.resized_width);
-        opt.fetch_image = fetch;
+        const bool limits = part.min_pixels || part.max_pixels || part.resized_height || part.resized_width;
+        if (fetch_mode_ == fetch_image_mode::always || (fetch_mode_ == fetch_image_mode::when_limits_given && limits))
+          opt.fetch_image = fetch;
         auto pi = qwen2_5_vl::process_image(load_message_image(part.image, base_dir_), proc_, opt);
         rows.push_back(pi.pixel_values);
         grids.push_back(pi.grids[0]);
@@ -260,6 +269,7 @@ class chat_pipeline {
   generation_config defaults_;
   std::int64_t max_model_len_ = 0;
   std::filesystem::path base_dir_;
+  fetch_image_mode fetch_mode_ = fetch_image_mode::when_limits_given;
   chat_timings timings_;
 };
 
