@@ -4,11 +4,16 @@
 //   linear(x, w, bias): y = x w^T + b, x [..., K], w [N, K] (PyTorch's Linear layout)
 // bf16/f16 operands are widened to f32 panel by panel and accumulated in f32.
 // Why split ourselves: Eigen threads only through OpenMP (a spinning pool) and never threads
-// matrix-vector products, which is all of decoding. Each thread takes a block of output
-// columns (rows of w), so a GEMV reads each weight byte exactly once across all threads.
+// matrix-vector products, which is all of decoding. Work is cut into blocks of output columns
+// (rows of w) handed out one at a time (dynamic_for), so a GEMV reads each weight byte exactly
+// once across all threads, and a thread that starts late on a busy core takes fewer blocks
+// instead of holding the others up. Measurements: docs/performance.md ("CPU GEMM").
 #pragma once
 #include <Eigen/Core>
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "vlm/backends/cpu/elementwise.hpp"
@@ -43,6 +48,27 @@ inline void sgemm_block(bool ta, bool tb, std::int64_t M, std::int64_t N, std::i
   else product(a.transpose(), b.transpose());
 }
 
+// Runs fn(begin, end) over [0, n) in blocks of about n / (4 x threads) (at least `grain`, a
+// multiple of 16), handed out dynamically to the pool's threads. Each index is covered by
+// exactly one call, so results do not depend on which thread ran what.
+template <class F>
+inline void dynamic_for(std::int64_t n, std::int64_t grain, F&& fn) {
+  if (n <= 0) return;
+  const std::int64_t threads = thread_pool::global().size();
+  std::int64_t block = std::max(grain, (n + 4 * threads - 1) / (4 * threads));
+  block = (block + 15) / 16 * 16;
+  const std::int64_t blocks = (n + block - 1) / block;
+  if (blocks <= 1 || threads <= 1) {
+    fn(std::int64_t{0}, n);
+    return;
+  }
+  std::atomic<std::int64_t> next{0};
+  parallel_for(std::min(blocks, threads), 1, [&](std::int64_t, std::int64_t) {
+    for (std::int64_t i = next.fetch_add(1); i < blocks; i = next.fetch_add(1))
+      fn(i * block, std::min(n, (i + 1) * block));
+  });
+}
+
 // Multi-threaded f32 GEMM: splits the larger of M and N across the pool.
 inline void sgemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, float alpha, const float* A,
                   std::int64_t lda, const float* B, std::int64_t ldb, float beta, float* C, std::int64_t ldc) {
@@ -52,12 +78,12 @@ inline void sgemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t
     return;
   }
   if (N >= M) {
-    parallel_for(N, 16, [&](std::int64_t n0, std::int64_t n1) {
+    dynamic_for(N, 64, [&](std::int64_t n0, std::int64_t n1) {
       const float* b = tb ? B + n0 * ldb : B + n0;
       sgemm_block(ta, tb, M, n1 - n0, K, alpha, A, lda, b, ldb, beta, C + n0, ldc);
     });
   } else {
-    parallel_for(M, 16, [&](std::int64_t m0, std::int64_t m1) {
+    dynamic_for(M, 64, [&](std::int64_t m0, std::int64_t m1) {
       const float* a = ta ? A + m0 : A + m0 * lda;
       sgemm_block(ta, tb, m1 - m0, N, K, alpha, a, lda, B, ldb, beta, C + m0 * ldc, ldc);
     });
@@ -69,11 +95,11 @@ inline void widen(const T* src, float* dst, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i]);
 }
 
-// y[m, n] = sum_k x[m, k] * w[n, k] for a few rows m: a dot-product loop that streams w once.
-// Used for decode-shaped products (M small), where GEMM packing would cost more than it saves.
+// y[m, n] = sum_k x[m, k] * w[n, k] for a few rows m, one weight row at a time: the portable
+// path, and the tail of the vector path below.
 template <class W>
-inline void gemv_rows(const float* x, std::int64_t M, std::int64_t K, const W* w, std::int64_t n0, std::int64_t n1,
-                      float* y, std::int64_t ldy) {
+inline void gemv_rows_scalar(const float* x, std::int64_t M, std::int64_t K, const W* w, std::int64_t n0,
+                             std::int64_t n1, float* y, std::int64_t ldy) {
   for (std::int64_t n = n0; n < n1; ++n) {
     const W* wr = w + n * K;
     for (std::int64_t m = 0; m < M; ++m) {
@@ -88,6 +114,69 @@ inline void gemv_rows(const float* x, std::int64_t M, std::int64_t K, const W* w
     }
   }
 }
+
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
+// 8-float vectors (GCC/Clang vector extensions: AVX on x86, two NEON registers on ARM).
+// The _u types load from any address and may alias float / bf16 data.
+using v8f = float __attribute__((vector_size(32)));
+using v8f_u = float __attribute__((vector_size(32), aligned(4), may_alias));
+using v8u16_u = std::uint16_t __attribute__((vector_size(16), aligned(2), may_alias));
+using v8u32 = std::uint32_t __attribute__((vector_size(32)));
+
+// v = p[0..8) as floats. (An out-parameter: returning a 32-byte vector by value draws an ABI
+// warning from GCC when AVX is not enabled.)
+template <class W>
+inline void load8(const W* p, v8f& v) {
+  if constexpr (std::is_same_v<W, float>) {
+    v = *reinterpret_cast<const v8f_u*>(p);
+  } else if constexpr (std::is_same_v<W, bf16>) {  // bf16 is the top half of a float
+    v8u32 u = __builtin_convertvector(*reinterpret_cast<const v8u16_u*>(p), v8u32) << 16;
+    v = (v8f)u;  // same bits, read as floats
+  } else {
+    for (int j = 0; j < 8; ++j) v[j] = static_cast<float>(p[j]);
+  }
+}
+
+// The decode kernel. Eight weight rows at a time, each with its own vector accumulator: eight
+// independent FMA chains (one chain is latency-bound at about half the memory bandwidth), and
+// each load of x serves eight rows. For M > 1 the eight rows are re-read from L1/L2 per row of x.
+template <class W>
+inline void gemv_rows(const float* x, std::int64_t M, std::int64_t K, const W* w, std::int64_t n0, std::int64_t n1,
+                      float* y, std::int64_t ldy) {
+  constexpr int R = 8;
+  std::int64_t n = n0;
+  for (; n + R <= n1; n += R) {
+    const W* wr = w + n * K;
+    for (std::int64_t m = 0; m < M; ++m) {
+      const float* xr = x + m * K;
+      v8f acc[R] = {};
+      std::int64_t k = 0;
+      for (; k + 8 <= K; k += 8) {
+        v8f xv, wv;
+        load8(xr + k, xv);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          load8(wr + r * K + k, wv);
+          acc[r] += xv * wv;
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        const v8f a = acc[r];
+        float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+        for (std::int64_t kk = k; kk < K; ++kk) s += xr[kk] * static_cast<float>(wr[r * K + kk]);
+        y[m * ldy + n + r] = s;
+      }
+    }
+  }
+  gemv_rows_scalar(x, M, K, w, n, n1, y, ldy);
+}
+#else
+template <class W>
+inline void gemv_rows(const float* x, std::int64_t M, std::int64_t K, const W* w, std::int64_t n0, std::int64_t n1,
+                      float* y, std::int64_t ldy) {
+  gemv_rows_scalar(x, M, K, w, n0, n1, y, ldy);
+}
+#endif
 
 }  // namespace vlm::cpu_detail
 
@@ -150,45 +239,65 @@ tensor<T, cpu> linear(const tensor<T, cpu>& x, const tensor<T, cpu>& w, const te
   auto y = tensor<T, cpu>::empty(out_shape);
 
   // f32 copies of x (and y, for half types) so that every path below accumulates in f32.
-  std::vector<float> x32, y32;
+  std::unique_ptr<float[]> x32, y32;  // uninitialised: every element is written before it is read
   const float* xf;
   float* yf;
   if constexpr (std::is_same_v<T, float>) {
     xf = xc.data();
     yf = y.data();
   } else {
-    x32.resize(static_cast<std::size_t>(M * K));
-    cpu_detail::widen(xc.data(), x32.data(), M * K);
-    xf = x32.data();
-    y32.resize(static_cast<std::size_t>(M * N));
-    yf = y32.data();
+    x32.reset(new float[static_cast<std::size_t>(M * K)]);
+    cpu_detail::widen(xc.data(), x32.get(), M * K);
+    xf = x32.get();
+    y32.reset(new float[static_cast<std::size_t>(M * N)]);
+    yf = y32.get();
   }
 
+  // Bias and the rounding to T for output columns [n0, n1), run by the block that computed them.
+  const T* bp = nullptr;
+  tensor<T, cpu> bc;
+  if (bias.defined()) {
+    bc = bias.contiguous();
+    bp = bc.data();
+  }
+  auto epilogue = [&](std::int64_t n0, std::int64_t n1) {
+    for (std::int64_t m = 0; m < M; ++m) {
+      float* yr = yf + m * N;
+      if (bp)
+        for (std::int64_t n = n0; n < n1; ++n) yr[n] += static_cast<float>(bp[n]);
+      if constexpr (!std::is_same_v<T, float>)
+        for (std::int64_t n = n0; n < n1; ++n) y.data()[m * N + n] = T(yr[n]);
+    }
+  };
+
   if (M <= 4) {  // decode: stream the weights once, split over output features
-    cpu_detail::parallel_for(N, 64, [&](std::int64_t n0, std::int64_t n1) {
+    cpu_detail::dynamic_for(N, 64, [&](std::int64_t n0, std::int64_t n1) {
       cpu_detail::gemv_rows(xf, M, K, wc.data(), n0, n1, yf, N);
+      epilogue(n0, n1);
     });
   } else if constexpr (std::is_same_v<T, float>) {
-    cpu_detail::sgemm(false, true, M, N, K, 1.f, xf, K, wc.data(), K, 0.f, yf, N);
+    if (2.0 * double(M) * double(N) * double(K) < 2e5) {  // tiny: one thread
+      cpu_detail::sgemm_block(false, true, M, N, K, 1.f, xf, K, wc.data(), K, 0.f, yf, N);
+      epilogue(0, N);
+    } else {
+      cpu_detail::dynamic_for(N, 64, [&](std::int64_t n0, std::int64_t n1) {
+        cpu_detail::sgemm_block(false, true, M, n1 - n0, K, 1.f, xf, K, wc.data() + n0 * K, K, 0.f, yf + n0, N);
+        epilogue(n0, n1);
+      });
+    }
   } else {
-    // Widen a panel of weight rows per thread, then an f32 GEMM on that panel.
-    cpu_detail::parallel_for(N, 64, [&](std::int64_t n0, std::int64_t n1) {
-      constexpr std::int64_t panel = 256;
-      std::vector<float> w32(static_cast<std::size_t>(panel * K));
+    // Widen a panel of weight rows (at most 256, about 1 MiB), then an f32 GEMM on that panel.
+    cpu_detail::dynamic_for(N, 64, [&](std::int64_t n0, std::int64_t n1) {
+      const std::int64_t panel = std::min<std::int64_t>(256, std::max<std::int64_t>(16, (1 << 18) / K));
+      std::unique_ptr<float[]> w32(new float[static_cast<std::size_t>(std::min(panel, n1 - n0) * K)]);
       for (std::int64_t p = n0; p < n1; p += panel) {
         std::int64_t rows = std::min(panel, n1 - p);
-        cpu_detail::widen(wc.data() + p * K, w32.data(), rows * K);
-        cpu_detail::sgemm_block(false, true, M, rows, K, 1.f, xf, K, w32.data(), K, 0.f, yf + p, N);
+        cpu_detail::widen(wc.data() + p * K, w32.get(), rows * K);
+        cpu_detail::sgemm_block(false, true, M, rows, K, 1.f, xf, K, w32.get(), K, 0.f, yf + p, N);
       }
+      epilogue(n0, n1);
     });
   }
-  if (bias.defined()) {
-    auto bc = bias.contiguous();
-    for (std::int64_t m = 0; m < M; ++m)
-      for (std::int64_t n = 0; n < N; ++n) yf[m * N + n] += static_cast<float>(bc.data()[n]);
-  }
-  if constexpr (!std::is_same_v<T, float>)
-    for (std::int64_t i = 0; i < M * N; ++i) y.data()[i] = T(y32[static_cast<std::size_t>(i)]);
   return y;
 }
 
