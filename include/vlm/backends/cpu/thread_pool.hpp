@@ -1,10 +1,12 @@
 // A fixed pool of worker threads that wait passively (condition variable, no spinning).
 // Why passive: measured on a 2-core machine, spinning pools (llama.cpp's, OpenMP's) ran 10-30x
 // slower whenever another process shared the cores; a sleeping worker costs nothing there.
-// parallel_for splits [0, n) into one contiguous chunk per thread; the calling thread runs a
-// chunk too. Calls from inside a worker run serially (no nested parallelism, no deadlock).
+// parallel_for splits [0, n) into at most one chunk per thread, claimed from a shared counter;
+// the calling thread works too. Calls from inside a worker run serially (no nested parallelism, no deadlock).
 #pragma once
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
@@ -19,7 +21,7 @@ namespace vlm::cpu_detail {
 class thread_pool {
  public:
   explicit thread_pool(int threads) : n_threads_(std::max(1, threads)) {
-    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
   }
   ~thread_pool() {
     {
@@ -35,7 +37,9 @@ class thread_pool {
   int size() const { return n_threads_; }
 
   // Runs fn(begin, end) on disjoint chunks covering [0, n). A chunk is at least `grain` long,
-  // so small loops stay on the calling thread.
+  // so small loops stay on the calling thread. Chunks are claimed from a shared counter, and
+  // the caller returns as soon as every chunk is *done*: a worker that wakes late (its core
+  // busy with another process) finds nothing left and costs the caller nothing.
   void parallel_for(std::int64_t n, std::int64_t grain, const std::function<void(std::int64_t, std::int64_t)>& fn) {
     if (n <= 0) return;
     std::int64_t chunks = std::min<std::int64_t>(n_threads_, std::max<std::int64_t>(1, n / std::max<std::int64_t>(1, grain)));
@@ -43,22 +47,20 @@ class thread_pool {
       fn(0, n);
       return;
     }
-    std::unique_lock<std::mutex> run_lock(run_mu_);  // one parallel region at a time
+    auto j = std::make_shared<job>();
+    j->fn = &fn;
+    j->n = n;
+    j->chunks = chunks;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      job_ = &fn;
-      job_n_ = n;
-      job_chunks_ = chunks;
-      pending_ = static_cast<int>(chunks - 1);
-      error_ = nullptr;
+      current_ = j;
       ++generation_;
     }
     wake_.notify_all();
-    run_chunk(0);
-    std::unique_lock<std::mutex> lock(mu_);
-    done_.wait(lock, [this] { return pending_ == 0; });
-    job_ = nullptr;
-    if (error_) std::rethrow_exception(error_);
+    run_chunks(*j);
+    std::unique_lock<std::mutex> lock(j->mu);
+    j->done_cv.wait(lock, [&] { return j->done == j->chunks; });
+    if (j->error) std::rethrow_exception(j->error);
   }
 
   static thread_pool& global() {
@@ -73,52 +75,61 @@ class thread_pool {
   }
 
  private:
+  struct job {
+    const std::function<void(std::int64_t, std::int64_t)>* fn = nullptr;
+    std::int64_t n = 0, chunks = 0;
+    std::atomic<std::int64_t> next{0};
+    std::mutex mu;
+    std::condition_variable done_cv;
+    std::int64_t done = 0;
+    std::exception_ptr error;
+  };
+
   static bool& in_worker() {
     static thread_local bool flag = false;
     return flag;
   }
-  void run_chunk(std::int64_t c) {
-    std::int64_t b = job_n_ * c / job_chunks_, e = job_n_ * (c + 1) / job_chunks_;
-    bool was = in_worker();
-    in_worker() = true;
-    try {
-      (*job_)(b, e);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!error_) error_ = std::current_exception();
+  // Claims and runs chunks until none is left.
+  static void run_chunks(job& j) {
+    for (;;) {
+      const std::int64_t c = j.next.fetch_add(1);
+      if (c >= j.chunks) return;
+      bool was = in_worker();
+      in_worker() = true;
+      std::exception_ptr err;
+      try {
+        (*j.fn)(j.n * c / j.chunks, j.n * (c + 1) / j.chunks);
+      } catch (...) {
+        err = std::current_exception();
+      }
+      in_worker() = was;
+      std::lock_guard<std::mutex> lock(j.mu);
+      if (err && !j.error) j.error = err;
+      if (++j.done == j.chunks) j.done_cv.notify_all();
     }
-    in_worker() = was;
   }
-  void worker_loop(int index) {
+  void worker_loop() {
     std::uint64_t seen = 0;
     for (;;) {
-      std::int64_t chunk;
+      std::shared_ptr<job> j;
       {
         std::unique_lock<std::mutex> lock(mu_);
         wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
         if (stop_) return;
         seen = generation_;
-        if (index >= job_chunks_) continue;  // this job needs fewer threads
-        chunk = index;
+        j = current_;  // shared: the job outlives a caller that already returned
       }
-      run_chunk(chunk);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (--pending_ == 0) done_.notify_one();
-      }
+      if (j) run_chunks(*j);
     }
   }
 
   int n_threads_;
   std::vector<std::thread> workers_;
-  std::mutex mu_, run_mu_;
-  std::condition_variable wake_, done_;
-  const std::function<void(std::int64_t, std::int64_t)>* job_ = nullptr;
-  std::int64_t job_n_ = 0, job_chunks_ = 0;
-  int pending_ = 0;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::shared_ptr<job> current_;
   std::uint64_t generation_ = 0;
   bool stop_ = false;
-  std::exception_ptr error_;
 };
 
 // parallel_for on the global pool.
