@@ -59,7 +59,7 @@ tensor<T, B> linear(Ctx& ctx, const tensor<T, B>& x, const tensor<T, B>& w, cons
       n.saved[0] = x;
       n.saved[1] = w;
       n.in = {x.grad_slot, w.grad_slot, b.defined() ? b.grad_slot : -1, -1};
-      y.grad_slot = n.out = ctx.new_slot();
+      y.grad_slot = n.out = ctx.new_slot(y.shape());
     }
   }
   return y;
@@ -79,7 +79,7 @@ tensor<T, B> add(Ctx& ctx, const tensor<T, B>& a, const tensor<T, B>& b) {
     if (detail::recording(ctx, {&a, &b})) {
       auto& n = ctx.record(&add_backward<Ctx>);
       n.in = {a.grad_slot, b.grad_slot, -1, -1};
-      y.grad_slot = n.out = ctx.new_slot();
+      y.grad_slot = n.out = ctx.new_slot(y.shape());
     }
   }
   return y;
@@ -100,7 +100,7 @@ tensor<T, B> mul(Ctx& ctx, const tensor<T, B>& a, const tensor<T, B>& b) {
       n.saved[0] = a;
       n.saved[1] = b;
       n.in = {a.grad_slot, b.grad_slot, -1, -1};
-      y.grad_slot = n.out = ctx.new_slot();
+      y.grad_slot = n.out = ctx.new_slot(y.shape());
     }
   }
   return y;
@@ -117,7 +117,7 @@ tensor<T, B> scale(Ctx& ctx, const tensor<T, B>& a, float s) {
       auto& n = ctx.record(&scale_backward<Ctx>);
       n.in[0] = a.grad_slot;
       n.f[0] = s;
-      y.grad_slot = n.out = ctx.new_slot();
+      y.grad_slot = n.out = ctx.new_slot(y.shape());
     }
   }
   return y;
@@ -143,7 +143,7 @@ tensor<T, B> rms_norm(Ctx& ctx, const tensor<T, B>& x, const tensor<T, B>& w, fl
       n.saved[1] = w;
       n.f[0] = eps;
       n.in = {x.grad_slot, w.grad_slot, -1, -1};
-      y.grad_slot = n.out = ctx.new_slot();
+      y.grad_slot = n.out = ctx.new_slot(y.shape());
     }
   }
   return y;
@@ -167,7 +167,7 @@ tensor<T, B> rotary(Ctx& ctx, const tensor<T, B>& x, const tensor<float, B>& cos
       auto& n = ctx.record(&rotary_backward_node<Ctx>);
       n.extra = std::make_shared<rotary_tables<Ctx>>(rotary_tables<Ctx>{cos, sin});
       n.in[0] = x.grad_slot;
-      y.grad_slot = n.out = ctx.new_slot();
+      y.grad_slot = n.out = ctx.new_slot(y.shape());
     }
   }
   return y;
@@ -208,11 +208,39 @@ tensor<T, B> attention(Ctx& ctx, const tensor<T, B>& q, const tensor<T, B>& k, c
       n.f[0] = scale;
       n.extra = saved;
       n.in = {q.grad_slot, k.grad_slot, v.grad_slot, -1};
-      y.grad_slot = n.out = ctx.new_slot();
+      y.grad_slot = n.out = ctx.new_slot(y.shape());
       return y;
     }
   }
   return vlm::attention(q, k, v, mask, scale);
+}
+
+// ---- dropout (training only: identity without a tape or with p = 0) -------------------
+template <class Tape>
+void dropout_backward(Tape& t, typename Tape::node& n) {
+  t.accumulate(n.in[0], vlm::mul(t.grad(n.out), n.saved[0]));
+}
+// y = x * mask / (1 - p), mask ~ Bernoulli(1 - p) from the tape's generator.
+template <class Ctx, class T, class B>
+tensor<T, B> dropout(Ctx& ctx, const tensor<T, B>& x, float p) {
+  if constexpr (is_tape_v<Ctx>) {
+    if (p > 0.f) {
+      std::bernoulli_distribution keep(1.0 - p);
+      std::vector<T> m(static_cast<std::size_t>(x.numel()));
+      const T kept = convert<T>(1.f / (1.f - p)), dropped = convert<T>(0.f);
+      for (auto& v : m) v = keep(ctx.rng()) ? kept : dropped;
+      auto mask = tensor<T, B>::from_host(x.shape(), m);
+      auto y = vlm::mul(x.contiguous(), mask);
+      if (detail::recording(ctx, {&x})) {
+        auto& n = ctx.record(&dropout_backward<Ctx>);
+        n.saved[0] = mask;
+        n.in[0] = x.grad_slot;
+        y.grad_slot = n.out = ctx.new_slot();
+      }
+      return y;
+    }
+  }
+  return x;
 }
 
 // ---- activations --------------------------------------------------------------------------
@@ -232,7 +260,7 @@ tensor<T, B> silu_mul(Ctx& ctx, const tensor<T, B>& gate, const tensor<T, B>& up
       n.saved[0] = gate;
       n.saved[1] = up;
       n.in = {gate.grad_slot, up.grad_slot, -1, -1};
-      y.grad_slot = n.out = ctx.new_slot();
+      y.grad_slot = n.out = ctx.new_slot(y.shape());
     }
   }
   return y;
@@ -250,7 +278,7 @@ tensor<T, B> gelu(Ctx& ctx, const tensor<T, B>& x) {
       auto& n = ctx.record(&gelu_backward_node<Ctx>);
       n.saved[0] = x;
       n.in[0] = x.grad_slot;
-      y.grad_slot = n.out = ctx.new_slot();
+      y.grad_slot = n.out = ctx.new_slot(y.shape());
     }
   }
   return y;
@@ -273,7 +301,7 @@ tensor<T, B> embedding(Ctx& ctx, const tensor<T, B>& weight, const tensor<I, B>&
       n.saved[0] = weight;
       n.extra = std::make_shared<tensor<I, B>>(ids);
       n.in[0] = weight.grad_slot;
-      y.grad_slot = n.out = ctx.new_slot();
+      y.grad_slot = n.out = ctx.new_slot(y.shape());
     }
   }
   return y;
@@ -300,7 +328,7 @@ tensor<T, B> cross_entropy(Ctx& ctx, const tensor<T, B>& logits, const tensor<st
       n.extra = std::make_shared<tensor<std::int64_t, B>>(labels);
       n.f[0] = static_cast<float>(divisor > 0 ? divisor : static_cast<double>(r.count));
       n.in[0] = logits.grad_slot;
-      y.grad_slot = n.out = ctx.new_slot();
+      y.grad_slot = n.out = ctx.new_slot(y.shape());
     }
   }
   return y;
@@ -325,7 +353,7 @@ tensor<T, B> narrow(Ctx& ctx, const tensor<T, B>& x, int dim, std::int64_t start
       n.saved[0] = tensor<T, B>::empty(x.shape());  // shape carrier only (no values needed)
       n.i = {x.shape().wrap(dim), start, length, 0};
       n.in[0] = x.grad_slot;
-      y.grad_slot = n.out = ctx.new_slot();
+      y.grad_slot = n.out = ctx.new_slot(y.shape());
     }
   }
   return y;
@@ -367,7 +395,7 @@ tensor<T, cpu> gather_rows(Ctx& ctx, const tensor<T, cpu>& x, const std::vector<
       n.saved[0] = tensor<T, cpu>::empty(x.shape());
       n.extra = std::make_shared<std::vector<std::int64_t>>(index);
       n.in[0] = x.grad_slot;
-      y.grad_slot = n.out = ctx.new_slot();
+      y.grad_slot = n.out = ctx.new_slot(y.shape());
     }
   }
   return y;
@@ -406,7 +434,7 @@ tensor<T, cpu> scatter_rows(Ctx& ctx, const tensor<T, cpu>& base, const std::vec
       auto& n = ctx.record(&scatter_rows_backward<Ctx>);
       n.extra = std::make_shared<std::vector<std::int64_t>>(index);
       n.in = {base.grad_slot, src.grad_slot, -1, -1};
-      y.grad_slot = n.out = ctx.new_slot();
+      y.grad_slot = n.out = ctx.new_slot(y.shape());
     }
   }
   return y;

@@ -12,6 +12,7 @@
 // to the backend's caching allocator, so a training step reuses the previous step's memory.
 #pragma once
 #include <array>
+#include <random>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -64,7 +65,7 @@ class tape {
     if (!p.requires_grad) return -1;
     for (std::size_t s = 0; s < leaf_params_.size(); ++s)
       if (leaf_params_[s].first == &p) return leaf_params_[s].second;
-    int slot = new_slot();
+    int slot = new_slot(p.shape());
     grads_[static_cast<std::size_t>(slot)] = p.ensure_grad();
     leaf_params_.push_back({&p, slot});
     return slot;
@@ -77,11 +78,21 @@ class tape {
   }
   // Marks an input tensor as wanting a gradient (e.g. for tests); returns the tagged handle.
   tensor<T, Backend> watch(tensor<T, Backend> x) {
-    x.grad_slot = new_slot();
+    x.grad_slot = new_slot(x.shape());
     return x;
   }
+  // A gradient slot for a value of shape s. Its gradient is kept in that shape, whatever view
+  // of the value a consumer saw: the consumer of y.view({1, n}) hands back a [1, n] gradient,
+  // and y's producer reads dy in y's own shape (mul, rotary, scatter_rows... depend on it).
+  int new_slot(const vlm::shape& s) {
+    grads_.emplace_back();
+    slot_shapes_.push_back({true, s});
+    return static_cast<int>(grads_.size()) - 1;
+  }
+  // A slot whose gradient takes the shape of the first gradient that flows into it.
   int new_slot() {
     grads_.emplace_back();
+    slot_shapes_.push_back({false, vlm::shape{}});
     return static_cast<int>(grads_.size()) - 1;
   }
   node& record(void (*backward)(tape&, node&)) {
@@ -95,6 +106,10 @@ class tape {
   }
   void* tracer_ = nullptr;
 
+  // Randomness for training-only ops (dropout): seeded, so a step is reproducible.
+  std::mt19937_64& rng() { return rng_; }
+  void seed(std::uint64_t s) { rng_.seed(s); }
+
   // ---- gradients ----
   // Gradient of a slot (undefined until something flowed into it).
   const tensor<T, Backend>& grad(int slot) const { return grads_.at(static_cast<std::size_t>(slot)); }
@@ -104,7 +119,11 @@ class tape {
     if (slot < 0) return;
     auto& dst = grads_[static_cast<std::size_t>(slot)];
     if (!dst.defined()) {
+      const auto& [known, s] = slot_shapes_[static_cast<std::size_t>(slot)];
+      VLM_CHECK_AS(shape_error, !known || s.numel() == g.numel(), "gradient for slot ", slot, " has ", g.numel(),
+                   " elements, expected ", s.numel(), " (", s.str(), ")");
       dst = g.contiguous().clone();
+      if (known) dst = dst.view(s);
       return;
     }
     VLM_CHECK_AS(shape_error, dst.numel() == g.numel(), "gradient for slot ", slot, " has ", g.numel(),
@@ -118,6 +137,11 @@ class tape {
   void backward(const tensor<T, Backend>& loss, float seed = 1.f) {
     VLM_CHECK(loss.grad_slot >= 0, "backward: the loss was not computed on this tape (or nothing in it needs a gradient)");
     VLM_CHECK_AS(shape_error, loss.numel() == 1, "backward: loss must have one element, got ", loss.shape().str());
+    // Gradients of recorded outputs belong to one backward call: clear the previous call's, so
+    // a second backward (same loss or another loss on this tape) adds its own contribution to
+    // the leaves (parameters, watched inputs) once, instead of re-propagating the first's.
+    for (const auto& n : nodes_)
+      if (n.out >= 0) grads_[static_cast<std::size_t>(n.out)] = {};
     accumulate(loss.grad_slot, tensor<T, Backend>::full(loss.shape(), convert<T>(seed)));
     for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
       if (it->out < 0 || !grads_[static_cast<std::size_t>(it->out)].defined()) continue;
@@ -129,6 +153,7 @@ class tape {
   void clear() {
     nodes_.clear();
     grads_.clear();
+    slot_shapes_.clear();
     leaf_params_.clear();
   }
   std::size_t size() const { return nodes_.size(); }
@@ -136,7 +161,9 @@ class tape {
  private:
   std::vector<node> nodes_;
   std::vector<tensor<T, Backend>> grads_;
+  std::vector<std::pair<bool, vlm::shape>> slot_shapes_;  // per slot: shape known?, shape
   std::vector<std::pair<const parameter<T, Backend>*, int>> leaf_params_;
+  std::mt19937_64 rng_{0};
 };
 
 template <class Ctx> inline constexpr bool is_tape_v = false;

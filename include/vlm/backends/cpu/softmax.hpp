@@ -18,9 +18,9 @@ inline void softmax_row(float* x, std::int64_t n) {
     for (std::int64_t i = 0; i < n; ++i) x[i] = 0.f;
     return;
   }
-  float s = 0.f;
+  double s = 0.0;  // double: a long row (a vocabulary) summed in f32 drifts by ~1e-5
   for (std::int64_t i = 0; i < n; ++i) s += (x[i] = std::exp(x[i] - m));
-  float inv = 1.f / s;
+  float inv = static_cast<float>(1.0 / s);
   for (std::int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
@@ -55,8 +55,10 @@ tensor<T, cpu> log_softmax(const tensor<T, cpu>& x) {
     for (std::int64_t i = 0; i < n; ++i) m = std::max(m, r[i]);
     double s = 0;
     for (std::int64_t i = 0; i < n; ++i) s += std::exp(static_cast<double>(r[i] - m));
-    float lse = m + static_cast<float>(std::log(s));
-    for (std::int64_t i = 0; i < n; ++i) r[i] -= lse;
+    // (x - m) - log(s), not x - (m + log(s)): rounding m + log(s) at the logits' magnitude
+    // would cost up to half an ulp of |m| (2.4e-4 at 4096) in every log-probability.
+    const float log_s = static_cast<float>(std::log(s));
+    for (std::int64_t i = 0; i < n; ++i) r[i] = (r[i] - m) - log_s;
   });
 }
 
@@ -69,10 +71,10 @@ tensor<T, cpu> softmax_backward(const tensor<T, cpu>& y, const tensor<T, cpu>& d
   cpu_detail::parallel_for(R, 16, [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1; ++r) {
       const T *py = yc.data() + r * C, *pg = gc.data() + r * C;
-      float dot = 0.f;
-      for (std::int64_t i = 0; i < C; ++i) dot += static_cast<float>(py[i]) * static_cast<float>(pg[i]);
+      double dot = 0.0;
+      for (std::int64_t i = 0; i < C; ++i) dot += static_cast<double>(static_cast<float>(py[i])) * static_cast<float>(pg[i]);
       for (std::int64_t i = 0; i < C; ++i)
-        dx.data()[r * C + i] = convert<T>(static_cast<float>(py[i]) * (static_cast<float>(pg[i]) - dot));
+        dx.data()[r * C + i] = convert<T>(static_cast<float>(py[i]) * (static_cast<float>(pg[i]) - static_cast<float>(dot)));
     }
   });
   return dx;

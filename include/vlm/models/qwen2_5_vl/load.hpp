@@ -17,6 +17,7 @@ namespace vlm::qwen2_5_vl {
 template <class Layer>
 void load_weights(Layer& m, const io::safetensors_dir& weights) {
   m.visit_params([&](const std::string& name, auto& p) {
+    if (name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos) return;  // adapters load separately
     using T = typename std::decay_t<decltype(p.value)>::value_type;
     const std::string* found = nullptr;
     auto candidates = weight_name_candidates(name);

@@ -41,15 +41,16 @@ __global__ void layer_norm_backward_kernel(T* dx, float* mean_out, float* inv_ou
   float mean, inv;
   row_moments(x + off, C, eps, mean, inv);
   float mg = 0.f, mgn = 0.f;
+  // __fmul_rn: no FMA contraction of g into (g - mg), so g - mg is exactly 0 when C = 1.
   for (std::int64_t i = threadIdx.x; i < C; i += blockDim.x) {
-    const float g = ld(dy, off + i) * ld(w, i), n = (ld(x, off + i) - mean) * inv;
+    const float g = __fmul_rn(ld(dy, off + i), ld(w, i)), n = (ld(x, off + i) - mean) * inv;
     mg += g;
     mgn += g * n;
   }
   mg = block_reduce(mg, sum_op{}, 0.f) / static_cast<float>(C);
   mgn = block_reduce(mgn, sum_op{}, 0.f) / static_cast<float>(C);
   for (std::int64_t i = threadIdx.x; i < C; i += blockDim.x) {
-    const float g = ld(dy, off + i) * ld(w, i), n = (ld(x, off + i) - mean) * inv;
+    const float g = __fmul_rn(ld(dy, off + i), ld(w, i)), n = (ld(x, off + i) - mean) * inv;
     st(dx, off + i, inv * (g - mg - n * mgn));
   }
   if (threadIdx.x == 0) {
