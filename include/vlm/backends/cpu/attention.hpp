@@ -103,10 +103,21 @@ tensor<T, cpu> attention(const tensor<T, cpu>& q, const tensor<T, cpu>& k, const
                "attention: q ", q.shape().str(), " k ", k.shape().str(), " v ", v.shape().str(),
                " (expected [B,S,H,D] with H a multiple of the kv heads)");
   const cpu_detail::attn_dims d{q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3)};
+  VLM_CHECK_AS(shape_error, !mask.key_valid.defined() || mask.key_valid.numel() == d.B * d.Sk, "attention: key_valid ",
+               mask.key_valid.shape().str(), ", expected [", d.B, ", ", d.Sk, "]");
+  // attention_probs reads key_valid as a dense [B, Sk] array: densify a strided view once.
+  attention_mask dense_mask;
+  const attention_mask* mp = &mask;
+  if (mask.key_valid.defined() && !mask.key_valid.is_contiguous()) {
+    dense_mask = mask;
+    dense_mask.key_valid = mask.key_valid.contiguous();
+    mp = &dense_mask;
+  }
+  const attention_mask& m = *mp;
   auto qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
   auto out = tensor<T, cpu>::zeros(q.shape());
   if (probs_out) *probs_out = tensor<float, cpu>::zeros({d.B, d.H, d.Sq, d.Sk});
-  const auto blocks = cpu_detail::attention_blocks(d, mask);
+  const auto blocks = cpu_detail::attention_blocks(d, m);
   const std::int64_t n_items = static_cast<std::int64_t>(blocks.size()) * d.H;
   cpu_detail::parallel_for(n_items, 1, [&](std::int64_t i0, std::int64_t i1) {
     std::vector<float> p, qbuf, kbuf, vbuf, obuf;
@@ -115,7 +126,7 @@ tensor<T, cpu> attention(const tensor<T, cpu>& q, const tensor<T, cpu>& k, const
       const std::int64_t h = it % d.H, kvh = h / (d.H / d.Hkv);
       const std::int64_t nq = blk.q1 - blk.q0, nk = blk.k1 - blk.k0;
       p.resize(static_cast<std::size_t>(nq * nk));
-      cpu_detail::attention_probs(qc.data(), kc.data(), d, mask, blk, h, scale, p.data(), qbuf, kbuf);
+      cpu_detail::attention_probs(qc.data(), kc.data(), d, m, blk, h, scale, p.data(), qbuf, kbuf);
       // out rows = P v (f32), written into the [B,S,H,D] layout.
       const float* vf;
       std::int64_t lv = d.Hkv * d.D;
