@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <vlm/core/error.hpp>
 
 namespace vlm::cli {
@@ -19,7 +20,9 @@ struct usage_error : vlm::error {
 class args {
  public:
   // known: flag names in underscore spelling; repeatable ones may appear several times.
-  args(int argc, char** argv, int first, const std::set<std::string>& known, const std::set<std::string>& boolean = {}) {
+  // multi: flags that take several values (--target_modules q_proj v_proj), swift's nargs='+'.
+  args(int argc, char** argv, int first, const std::set<std::string>& known, const std::set<std::string>& boolean = {},
+       const std::set<std::string>& multi = {}) {
     for (int i = first; i < argc; ++i) {
       std::string a = argv[i];
       if (a.rfind("--", 0) != 0) throw usage_error("unexpected argument '" + a + "' (flags start with --)");
@@ -40,7 +43,15 @@ class args {
         }
       }
       values_[name].push_back(value);
+      if (multi.count(name))
+        while (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) values_[name].push_back(argv[++i]);
     }
+  }
+  // Everything given, as JSON (for args.json).
+  nlohmann::json to_json() const {
+    nlohmann::json j;
+    for (const auto& [k, v] : values_) j[k] = v.size() == 1 ? nlohmann::json(v[0]) : nlohmann::json(v);
+    return j;
   }
 
   bool has(const std::string& name) const { return values_.count(name) > 0; }

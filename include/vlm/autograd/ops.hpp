@@ -235,7 +235,7 @@ tensor<T, B> dropout(Ctx& ctx, const tensor<T, B>& x, float p) {
         auto& n = ctx.record(&dropout_backward<Ctx>);
         n.saved[0] = mask;
         n.in[0] = x.grad_slot;
-        y.grad_slot = n.out = ctx.new_slot();
+        y.grad_slot = n.out = ctx.new_slot(y.shape());
       }
       return y;
     }

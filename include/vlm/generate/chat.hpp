@@ -112,6 +112,7 @@ class chat_pipeline {
   }
 
   const Model& model() const { return model_; }
+  Model& model() { return model_; }
   const tokenizer::tokenizer& tok() const { return tok_; }
   qwen2_5_vl::image_processor_config& processor() { return proc_; }
   generation_config& defaults() { return defaults_; }
