@@ -1,15 +1,18 @@
-// vlm init-model --out DIR [--tokenizer DIR] [--hidden_size 32 --num_hidden_layers 2 ...] [--seed 0]
+// vlm init-model --out DIR [--tokenizer DIR | --char_vocab true] [--hidden_size 32 --num_hidden_layers 2 ...] [--seed 0]
 // Writes a small Qwen2.5-VL Hugging Face folder with random weights (config.json,
 // model.safetensors, preprocessor_config.json, generation_config.json) and copies the
-// tokenizer files from --tokenizer, sizing the vocabulary to fit them. For tests and demos that
-// must run on a CPU in seconds; weights follow transformers' fresh init (normal(0, 0.02),
-// biases 0, RMSNorm weights 1).
+// tokenizer files from --tokenizer, or with --char_vocab writes a character-level tokenizer
+// for the synthetic OCR set (vlm/data/char_tokenizer.hpp, ~300 tokens); the vocabulary is
+// sized to fit the tokenizer. For tests and demos that must run on a CPU in seconds; weights
+// follow transformers' fresh init (normal(0, 0.02), biases 0, RMSNorm weights 1).
 #pragma once
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <random>
 
+#include <vlm/data/char_tokenizer.hpp>
+#include <vlm/data/synthetic_ocr.hpp>
 #include <vlm/io/atomic_file.hpp>
 #include <vlm/io/safetensors.hpp>
 #include <vlm/models/qwen2_5_vl/model.hpp>
@@ -28,15 +31,21 @@ inline void write_json(const std::filesystem::path& p, const nlohmann::json& j) 
 inline int cmd_init_model(int argc, char** argv) {
   namespace fs = std::filesystem;
   args a(argc, argv, 2, {"out", "tokenizer", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-                         "intermediate_size", "vision_hidden_size", "vision_depth", "seed", "max_pixels", "min_pixels"});
+                         "intermediate_size", "vision_hidden_size", "vision_depth", "seed", "max_pixels", "min_pixels",
+                         "char_vocab"},
+         {"char_vocab"});
   const fs::path out = a.required("out");
+  const bool char_vocab = a.get_bool("char_vocab", false);
+  if (char_vocab && a.has("tokenizer")) throw usage_error("give either --tokenizer or --char_vocab true, not both");
   fs::create_directories(out);
   std::int64_t vocab = 1024, image = 1012, vstart = 1009, vend = 1010, eos = 1002, pad = 1000;
-  if (a.has("tokenizer")) {
-    const fs::path src = a.get("tokenizer");
+  if (a.has("tokenizer") || char_vocab) {
+    const fs::path src = char_vocab ? out : fs::path(a.get("tokenizer"));
+    if (char_vocab) data::write_char_tokenizer(out, data::ocr_tokenizer_charset());
     auto tok = tokenizer::tokenizer::from_dir(src);
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "chat_template.json", "added_tokens.json"})
-      if (fs::exists(src / f)) fs::copy_file(src / f, out / f, fs::copy_options::overwrite_existing);
+    if (!char_vocab)
+      for (const char* f : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "chat_template.json", "added_tokens.json"})
+        if (fs::exists(src / f)) fs::copy_file(src / f, out / f, fs::copy_options::overwrite_existing);
     vocab = (static_cast<std::int64_t>(tok.vocab_size()) + 63) / 64 * 64;
     image = tok.token_to_id("<|image_pad|>");
     vstart = tok.token_to_id("<|vision_start|>");

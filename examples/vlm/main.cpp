@@ -7,6 +7,7 @@
 #include "cmd_forward.hpp"
 #include "cmd_infer.hpp"
 #include "cmd_init_model.hpp"
+#include "cmd_make_ocr_data.hpp"
 #include "cmd_tokenize.hpp"
 
 namespace {
@@ -17,6 +18,7 @@ void usage() {
                "  tokenize    text -> ids, or --decode ids -> text\n"
                "  forward     run Qwen2.5-VL once on ids (+ images) and write tensors to a .safetensors file\n"
                "  init-model  write a small random Qwen2.5-VL folder (tests, demos)\n"
+               "  make-ocr-data  write a synthetic OCR set: PNG text lines + train/val.jsonl (--out DIR)\n"
                "flags use swift's spelling (--max_new_tokens); --max-new-tokens is accepted too.\n";
 }
 }  // namespace
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
     if (cmd == "infer") return vlm::cli::cmd_infer(argc, argv);
     if (cmd == "tokenize") return vlm::cli::cmd_tokenize(argc, argv);
     if (cmd == "init-model" || cmd == "init_model") return vlm::cli::cmd_init_model(argc, argv);
+    if (cmd == "make-ocr-data" || cmd == "make_ocr_data") return vlm::cli::cmd_make_ocr_data(argc, argv);
     std::cerr << "vlm: unknown command '" << cmd << "'\n";
     usage();
     return 2;
