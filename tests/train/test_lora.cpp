@@ -118,6 +118,8 @@ TEST_CASE("our adapter files round-trip and name tensors as PEFT does", "[train]
   CHECK(cfg2.rank == cfg.rank);
   auto c = train_ocr();
   CHECK(rel_err(logits_of(again, c.in), logits_of(m, c.in)) == 0.0);
+  // VLM_KEEP_ADAPTER=DIR keeps a copy for tools/check_peft_load.py (peft loading our files).
+  if (const char* keep = std::getenv("VLM_KEEP_ADAPTER")) std::filesystem::copy(dir, keep, std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
   std::filesystem::remove_all(dir);
 }
 
