@@ -4,10 +4,14 @@
 #include <cstring>
 #include <iostream>
 
+#include "cmd_eval.hpp"
+#include "cmd_export.hpp"
 #include "cmd_forward.hpp"
 #include "cmd_infer.hpp"
 #include "cmd_init_model.hpp"
 #include "cmd_make_ocr_data.hpp"
+#include "cmd_sft.hpp"
+#include "cmd_reward.hpp"
 #include "cmd_tokenize.hpp"
 
 namespace {
@@ -15,10 +19,14 @@ void usage() {
   std::cerr << "usage: vlm <command> [flags]\n"
                "commands:\n"
                "  infer       answer a prompt (+ images), a messages file or a jsonl set (like swift infer)\n"
+               "  sft         LoRA / full fine-tuning on a jsonl set (like swift sft)\n"
+               "  export      --adapters CKPT --merge_lora true: merge LoRA into a full model folder\n"
                "  tokenize    text -> ids, or --decode ids -> text\n"
                "  forward     run Qwen2.5-VL once on ids (+ images) and write tensors to a .safetensors file\n"
                "  init-model  write a small random Qwen2.5-VL folder (tests, demos)\n"
                "  make-ocr-data  write a synthetic OCR set: PNG text lines + train/val.jsonl (--out DIR)\n"
+               "  eval        OCR metrics of a result jsonl: text_acc, CER, exact match (--result_path)\n"
+               "  reward      run GRPO reward functions on a jsonl of completions (--reward_funcs, --input)\n"
                "flags use swift's spelling (--max_new_tokens); --max-new-tokens is accepted too.\n";
 }
 }  // namespace
@@ -32,7 +40,11 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "forward") return vlm::cli::cmd_forward(argc, argv);
     if (cmd == "infer") return vlm::cli::cmd_infer(argc, argv);
+    if (cmd == "sft") return vlm::cli::cmd_sft(argc, argv);
+    if (cmd == "export") return vlm::cli::cmd_export(argc, argv);
     if (cmd == "tokenize") return vlm::cli::cmd_tokenize(argc, argv);
+    if (cmd == "eval") return vlm::cli::cmd_eval(argc, argv);
+    if (cmd == "reward") return vlm::cli::cmd_reward(argc, argv);
     if (cmd == "init-model" || cmd == "init_model") return vlm::cli::cmd_init_model(argc, argv);
     if (cmd == "make-ocr-data" || cmd == "make_ocr_data") return vlm::cli::cmd_make_ocr_data(argc, argv);
     std::cerr << "vlm: unknown command '" << cmd << "'\n";
