@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "vlm/tokenizer/byte_level.hpp"
 #include "vlm/core/error.hpp"
 #include "vlm/io/atomic_file.hpp"  // defines: atomic_write
 #include "vlm/io/image.hpp"        // defines: io::image
@@ -204,24 +205,8 @@ inline std::u32string utf8_to_u32(std::string_view s) {
   return out;
 }
 
-// Code point -> UTF-8 (requires: cp < 0x110000).
-inline void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
+// Code point -> UTF-8: the tokenizer's helper.
+using tokenizer::append_utf8;
 
 }  // namespace detail
 

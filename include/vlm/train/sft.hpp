@@ -91,14 +91,7 @@ class sft_trainer {
     } else {
       fail<config_error>("[sft] --train_type '", a_.train_type, "' unsupported (lora, full)");
     }
-    model_.visit_params([&](const std::string& name, auto& p) {
-      if (p.requires_grad) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(p)>, parameter<float, cpu>>) {
-          params_.push_back(&p);
-          names_.push_back(name);
-        }
-      }
-    }, "");
+    collect_trainable();
     VLM_CHECK_AS(config_error, !params_.empty(), "[sft] nothing to train (no trainable parameters)");
     opt_ = std::make_unique<adamw<float>>(params_, a_.adam);
   }
@@ -211,6 +204,19 @@ class sft_trainer {
   }
 
  private:
+  // The f32 parameters that train, with their names (optimizer state keys).
+  void collect_trainable() {
+    params_.clear();
+    names_.clear();
+    model_.visit_params([&](const std::string& name, auto& p) {
+      if (p.requires_grad) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(p)>, parameter<float, cpu>>) {
+          params_.push_back(&p);
+          names_.push_back(name);
+        }
+      }
+    }, "");
+  }
   std::int64_t pad_id() const { return pipe_.tok().pad_token_id() >= 0 ? pipe_.tok().pad_token_id() : 0; }
   static double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -384,16 +390,7 @@ class sft_trainer {
       }, "");
     }
     // Parameters may have been replaced: rebuild the optimizer over the new tensors.
-    params_.clear();
-    names_.clear();
-    model_.visit_params([&](const std::string& name, auto& p) {
-      if (p.requires_grad) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(p)>, parameter<float, cpu>>) {
-          params_.push_back(&p);
-          names_.push_back(name);
-        }
-      }
-    }, "");
+    collect_trainable();
     opt_ = std::make_unique<adamw<float>>(params_, a_.adam);
     auto of = io::safetensors_file::open(dir / "optimizer.safetensors");
     for (std::size_t i = 0; i < params_.size(); ++i) {
