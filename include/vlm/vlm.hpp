@@ -59,7 +59,9 @@
 #include <vlm/nn/vision_attention.hpp>
 #include <vlm/nn/vit_block.hpp>
 #include <vlm/rl/accuracy_reward.hpp>
+#include <vlm/rl/advantages.hpp>
 #include <vlm/rl/format_reward.hpp>
+#include <vlm/rl/grpo_loss.hpp>
 #include <vlm/rl/ocr_reward.hpp>
 #include <vlm/rl/reward_function.hpp>
 #include <vlm/rl/rewards.hpp>
