@@ -10,6 +10,8 @@
 //   state and trainer_state.json, so resume_from_checkpoint continues exactly: the data order
 //   is a seeded permutation per epoch and the dropout generator is reseeded every step.
 #pragma once
+#include <sys/resource.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -157,7 +159,7 @@ class sft_trainer {
         rec["token_acc"] = round8(counted ? static_cast<double>(correct) / static_cast<double>(counted) : 0.0);
         rec["grad_norm"] = round8(grad_norm);
         rec["learning_rate"] = round8(sched_.at(global));
-        rec["memory(GiB)"] = 0.0;  // host memory is not tracked the way CUDA's reserved memory is
+        rec["memory(GiB)"] = peak_memory_gib();  // host: peak resident set (CUDA would report reserved memory)
         const double done = static_cast<double>(global - start_step);
         rec["train_speed(iter/s)"] = std::round(done / std::max(1e-9, elapsed) * 1e6) / 1e6;
         rec["epoch"] = round8(static_cast<double>(global) / static_cast<double>(steps_per_epoch_));
@@ -204,6 +206,12 @@ class sft_trainer {
   }
 
  private:
+  // Peak resident memory of this process in GiB, 2 decimals (getrusage: kilobytes on Linux).
+  static double peak_memory_gib() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return std::round(static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0) * 100.0) / 100.0;
+  }
   // The f32 parameters that train, with their names (optimizer state keys).
   void collect_trainable() {
     params_.clear();
