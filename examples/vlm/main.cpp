@@ -12,6 +12,7 @@
 #include "cmd_make_ocr_data.hpp"
 #include "cmd_sft.hpp"
 #include "cmd_reward.hpp"
+#include "cmd_rlhf.hpp"
 #include "cmd_tokenize.hpp"
 
 namespace {
@@ -21,6 +22,7 @@ void usage() {
                "  infer       answer a prompt (+ images), a messages file or a jsonl set (like swift infer)\n"
                "  sft         LoRA / full fine-tuning on a jsonl set (like swift sft)\n"
                "  export      --adapters CKPT --merge_lora true: merge LoRA into a full model folder\n"
+               "  rlhf        --rlhf_type grpo: GRPO with pluggable rewards (like swift rlhf)\n"
                "  tokenize    text -> ids, or --decode ids -> text\n"
                "  forward     run Qwen2.5-VL once on ids (+ images) and write tensors to a .safetensors file\n"
                "  init-model  write a small random Qwen2.5-VL folder (tests, demos)\n"
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
     if (cmd == "infer") return vlm::cli::cmd_infer(argc, argv);
     if (cmd == "sft") return vlm::cli::cmd_sft(argc, argv);
     if (cmd == "export") return vlm::cli::cmd_export(argc, argv);
+    if (cmd == "rlhf") return vlm::cli::cmd_rlhf(argc, argv);
     if (cmd == "tokenize") return vlm::cli::cmd_tokenize(argc, argv);
     if (cmd == "eval") return vlm::cli::cmd_eval(argc, argv);
     if (cmd == "reward") return vlm::cli::cmd_reward(argc, argv);
