@@ -4,6 +4,8 @@
 // statistically.
 #include <catch2/catch.hpp>
 
+#include "../common/golden.hpp"
+
 #include <map>
 
 #include <vlm/generate/generate.hpp>
@@ -21,16 +23,7 @@ const model_f32& tiny() {
 }
 
 qwen2_5_vl::model_inputs<float, cpu> read_inputs(const std::string& name) {
-  auto f = io::safetensors_file::open(data_dir + "/inputs/" + name + ".safetensors");
-  qwen2_5_vl::model_inputs<float, cpu> in;
-  in.input_ids = f.get_as<std::int64_t>("input_ids").clone();
-  in.attention_mask = f.get_as<std::int64_t>("attention_mask").clone();
-  if (f.contains("pixel_values")) {
-    in.pixel_values = f.get_as<float>("pixel_values").clone();
-    auto g = f.get_as<std::int64_t>("image_grid_thw");
-    for (std::int64_t i = 0; i < g.size(0); ++i) in.image_grids.push_back({g.at({i, 0}), g.at({i, 1}), g.at({i, 2})});
-  }
-  return in;
+  return vlm_test::read_golden_inputs<float>(io::safetensors_file::open(data_dir + "/inputs/" + name + ".safetensors"));
 }
 }  // namespace
 

@@ -5,6 +5,8 @@
 // re-derivation lands within 1.6e-6), integers exactly.
 #include <catch2/catch.hpp>
 
+#include "../common/golden.hpp"
+
 #include <map>
 
 #include <vlm/autograd.hpp>
@@ -48,15 +50,7 @@ double relative_error(const tensor<float, cpu>& ours, const tensor<float, cpu>& 
 constexpr double f32_tolerance = 1e-5;
 
 qwen2_5_vl::model_inputs<float, cpu> read_inputs(const io::safetensors_file& f) {
-  qwen2_5_vl::model_inputs<float, cpu> in;
-  in.input_ids = f.get_as<std::int64_t>("input_ids").clone();
-  in.attention_mask = f.get_as<std::int64_t>("attention_mask").clone();
-  if (f.contains("pixel_values")) {
-    in.pixel_values = f.get_as<float>("pixel_values").clone();
-    auto g = f.get_as<std::int64_t>("image_grid_thw");
-    for (std::int64_t i = 0; i < g.size(0); ++i) in.image_grids.push_back({g.at({i, 0}), g.at({i, 1}), g.at({i, 2})});
-  }
-  return in;
+  return vlm_test::read_golden_inputs<float>(f);
 }
 
 }  // namespace

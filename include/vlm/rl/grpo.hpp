@@ -36,6 +36,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "vlm/train/run_dir.hpp"
 #include "vlm/autograd/ops.hpp"
 #include "vlm/generate/generate.hpp"
 #include "vlm/io/atomic_file.hpp"
@@ -549,24 +550,8 @@ class grpo_trainer {
     }
   }
 
-  std::filesystem::path make_run_dir() {
-    namespace fs = std::filesystem;
-    fs::path base = a_.output_dir;
-    fs::create_directories(base);
-    if (!a_.add_version) return base;
-    int next = 0;
-    for (const auto& e : fs::directory_iterator(base)) {
-      const std::string name = e.path().filename().string();
-      if (name.size() > 1 && name[0] == 'v' && std::isdigit(static_cast<unsigned char>(name[1])))
-        next = std::max(next, std::atoi(name.c_str() + 1) + 1);
-    }
-    auto now = std::time(nullptr);
-    std::ostringstream ts;
-    ts << std::put_time(std::localtime(&now), "%Y%m%d-%H%M%S");
-    fs::path dir = base / ("v" + std::to_string(next) + "-" + ts.str());
-    fs::create_directories(dir);
-    return dir;
-  }
+  std::filesystem::path make_run_dir() { return train::make_run_dir(a_.output_dir, a_.add_version); }
+
 
   std::filesystem::path save_checkpoint(std::int64_t global, const grpo_result& res) {
     namespace fs = std::filesystem;

@@ -21,6 +21,7 @@
 #include <regex>
 #include <sstream>
 
+#include "vlm/train/run_dir.hpp"
 #include "vlm/io/atomic_file.hpp"
 #include "vlm/io/safetensors.hpp"
 #include "vlm/train/lora_model.hpp"
@@ -308,24 +309,8 @@ class sft_trainer {
     has_eval_ = true;
   }
 
-  std::filesystem::path make_run_dir() {
-    namespace fs = std::filesystem;
-    fs::path base = a_.output_dir;
-    fs::create_directories(base);
-    if (!a_.add_version) return base;
-    int next = 0;
-    for (const auto& e : fs::directory_iterator(base)) {
-      std::smatch m;
-      std::string name = e.path().filename().string();
-      if (std::regex_match(name, m, std::regex(R"(v(\d+)-.*)"))) next = std::max(next, std::stoi(m[1]) + 1);
-    }
-    auto now = std::time(nullptr);
-    std::ostringstream ts;
-    ts << std::put_time(std::localtime(&now), "%Y%m%d-%H%M%S");
-    fs::path dir = base / ("v" + std::to_string(next) + "-" + ts.str());
-    fs::create_directories(dir);
-    return dir;
-  }
+  std::filesystem::path make_run_dir() { return train::make_run_dir(a_.output_dir, a_.add_version); }
+
 
   void write_args() {
     nlohmann::json j = a_.raw;
