@@ -61,6 +61,7 @@
 #include <vlm/rl/accuracy_reward.hpp>
 #include <vlm/rl/advantages.hpp>
 #include <vlm/rl/format_reward.hpp>
+#include <vlm/rl/grpo.hpp>
 #include <vlm/rl/grpo_loss.hpp>
 #include <vlm/rl/ocr_reward.hpp>
 #include <vlm/rl/reward_function.hpp>
@@ -78,6 +79,7 @@
 #include <vlm/train/lr_schedule.hpp>
 #include <vlm/train/optim/adamw.hpp>
 #include <vlm/train/peft.hpp>
+#include <vlm/train/run_dir.hpp>
 #include <vlm/train/sft.hpp>
 #include <vlm/train/sft_data.hpp>
 #include <vlm/train/targets.hpp>
