@@ -5,6 +5,8 @@
 // are those of the model with adapters off, and two runs with the same seed agree exactly.
 #include <catch2/catch.hpp>
 
+#include "../common/random_model.hpp"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -49,18 +51,9 @@ fs::path make_char_model(const fs::path& dir) {
       {"max_position_embeddings", 4096},
       {"vision_config", {{"depth", 2}, {"hidden_size", 32}, {"num_heads", 4}, {"intermediate_size", 64},
                          {"out_hidden_size", 32}, {"fullatt_block_indexes", {1}}, {"window_size", 112}}}};
-  std::ofstream(dir / "config.json") << cfg.dump(2);
   std::ofstream(dir / "preprocessor_config.json") << R"({"min_pixels": 3136, "max_pixels": 12544})";
   std::ofstream(dir / "generation_config.json") << nlohmann::json{{"eos_token_id", {eos}}, {"pad_token_id", pad}}.dump();
-  qwen2_5_vl::model<float, cpu> m(qwen2_5_vl::config::from_json(cfg));
-  std::mt19937 rng(0);
-  std::normal_distribution<float> n(0.f, 0.02f);
-  std::vector<io::tensor_ref> refs;
-  m.visit_params([&](const std::string& name, auto& p) {
-    for (std::int64_t i = 0; i < p.value.numel(); ++i) p.value.data()[i] = name.find("norm") != std::string::npos ? 1.f : n(rng);
-    refs.push_back(io::tensor_ref::of(name, p.value));
-  });
-  io::save_safetensors(dir / "model.safetensors", std::move(refs));
+  vlm_test::write_random_model(dir, cfg);
   return dir;
 }
 

@@ -5,6 +5,7 @@
 //   dw += sum_rows(dy * n);   dx = r * (g - n * mean(g * n)),  g = dy * w.
 #pragma once
 #include <cmath>
+#include <utility>
 
 #include "vlm/backends/cpu/thread_pool.hpp"
 #include "vlm/core/tensor.hpp"
@@ -72,6 +73,21 @@ tensor<T, cpu> rms_norm_backward(const tensor<T, cpu>& x, const tensor<T, cpu>& 
   return dx;
 }
 
+namespace cpu_detail {
+// Mean and 1 / sqrt(biased variance + eps) of one row, in f32 (two passes, as torch's CPU kernel).
+template <class T>
+std::pair<float, float> layer_norm_stats(const T* px, std::int64_t C, float eps) {
+  float mean = 0.f, var = 0.f;
+  for (std::int64_t i = 0; i < C; ++i) mean += static_cast<float>(px[i]);
+  mean /= static_cast<float>(C);
+  for (std::int64_t i = 0; i < C; ++i) {
+    const float d = static_cast<float>(px[i]) - mean;
+    var += d * d;
+  }
+  return {mean, 1.f / std::sqrt(var / static_cast<float>(C) + eps)};
+}
+}  // namespace cpu_detail
+
 // LayerNorm: y = (x - mean) / sqrt(var + eps) * w + b (biased variance, as torch).
 template <class T>
 tensor<T, cpu> layer_norm(const tensor<T, cpu>& x, const tensor<T, cpu>& w, const tensor<T, cpu>& b, float eps) {
@@ -82,14 +98,7 @@ tensor<T, cpu> layer_norm(const tensor<T, cpu>& x, const tensor<T, cpu>& w, cons
   cpu_detail::parallel_for(R, std::max<std::int64_t>(1, 8192 / C), [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1; ++r) {
       const T* px = xc.data() + r * C;
-      float mean = 0.f, var = 0.f;
-      for (std::int64_t i = 0; i < C; ++i) mean += static_cast<float>(px[i]);
-      mean /= static_cast<float>(C);
-      for (std::int64_t i = 0; i < C; ++i) {
-        float d = static_cast<float>(px[i]) - mean;
-        var += d * d;
-      }
-      float inv = 1.f / std::sqrt(var / static_cast<float>(C) + eps);
+      const auto [mean, inv] = cpu_detail::layer_norm_stats(px, C, eps);
       for (std::int64_t i = 0; i < C; ++i) {
         float v = (static_cast<float>(px[i]) - mean) * inv * static_cast<float>(wc.data()[i]);
         if (bc.defined()) v += static_cast<float>(bc.data()[i]);
@@ -110,14 +119,7 @@ tensor<T, cpu> layer_norm_backward(const tensor<T, cpu>& x, const tensor<T, cpu>
   std::vector<double> dwa(static_cast<std::size_t>(C), 0.0), dba(static_cast<std::size_t>(C), 0.0);
   for (std::int64_t r = 0; r < R; ++r) {
     const T *px = xc.data() + r * C, *pg = gc.data() + r * C;
-    float mean = 0.f, var = 0.f;
-    for (std::int64_t i = 0; i < C; ++i) mean += static_cast<float>(px[i]);
-    mean /= static_cast<float>(C);
-    for (std::int64_t i = 0; i < C; ++i) {
-      float d = static_cast<float>(px[i]) - mean;
-      var += d * d;
-    }
-    float inv = 1.f / std::sqrt(var / static_cast<float>(C) + eps);
+    const auto [mean, inv] = cpu_detail::layer_norm_stats(px, C, eps);
     float mg = 0.f, mgn = 0.f;  // mean(g), mean(g * n)
     for (std::int64_t i = 0; i < C; ++i) {
       float g = static_cast<float>(pg[i]) * static_cast<float>(wc.data()[i]);
