@@ -18,12 +18,12 @@
 #include <future>
 #include <iomanip>
 #include <iostream>
-#include <regex>
 #include <sstream>
 
 #include "vlm/train/run_dir.hpp"
 #include "vlm/io/atomic_file.hpp"
 #include "vlm/io/safetensors.hpp"
+#include "vlm/train/checkpoint.hpp"
 #include "vlm/train/lora_model.hpp"
 #include "vlm/train/lr_schedule.hpp"
 #include "vlm/train/optim/adamw.hpp"
@@ -213,19 +213,7 @@ class sft_trainer {
     getrusage(RUSAGE_SELF, &ru);
     return std::round(static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0) * 100.0) / 100.0;
   }
-  // The f32 parameters that train, with their names (optimizer state keys).
-  void collect_trainable() {
-    params_.clear();
-    names_.clear();
-    model_.visit_params([&](const std::string& name, auto& p) {
-      if (p.requires_grad) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(p)>, parameter<float, cpu>>) {
-          params_.push_back(&p);
-          names_.push_back(name);
-        }
-      }
-    }, "");
-  }
+  void collect_trainable() { train::collect_trainable(model_, params_, names_); }
   std::int64_t pad_id() const { return pipe_.tok().pad_token_id() >= 0 ? pipe_.tok().pad_token_id() : 0; }
   static double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -321,25 +309,10 @@ class sft_trainer {
   }
 
   void save_checkpoint(std::int64_t global, sft_result& res) {
-    namespace fs = std::filesystem;
-    const fs::path final_dir = run_dir_ / ("checkpoint-" + std::to_string(global));
-    const fs::path tmp = run_dir_ / ("checkpoint-" + std::to_string(global) + ".tmp");
-    fs::remove_all(tmp);
-    fs::create_directories(tmp);
-    if (a_.train_type == "lora") {
-      save_adapter(tmp, model_, a_.lora, a_.targets, a_.raw.is_object() ? a_.raw.value("model", std::string()) : std::string());
-    } else {
-      std::vector<io::tensor_ref> refs;
-      model_.visit_params([&](const std::string& name, auto& p) { refs.push_back(io::tensor_ref::of(name, p.value)); }, "");
-      io::save_safetensors(tmp / "model.safetensors", std::move(refs), {{"format", "pt"}});
-      io::atomic_write(tmp / "config.json", [&](std::ostream& o) { o << model_.cfg.raw.dump(2) << "\n"; });
-    }
-    std::vector<io::tensor_ref> state;
-    for (std::size_t i = 0; i < params_.size(); ++i) {
-      state.push_back(io::tensor_ref::of("exp_avg." + names_[i], opt_->exp_avg()[i]));
-      state.push_back(io::tensor_ref::of("exp_avg_sq." + names_[i], opt_->exp_avg_sq()[i]));
-    }
-    io::save_safetensors(tmp / "optimizer.safetensors", std::move(state), {{"step", std::to_string(opt_->steps())}});
+    checkpoint_writer w(run_dir_, global);
+    save_trained_weights(w.tmp, model_, a_.train_type, a_.lora, a_.targets,
+                         a_.raw.is_object() ? a_.raw.value("model", std::string()) : std::string());
+    save_optimizer_state(w.tmp, *opt_, names_);
     bool best = false;
     if (has_eval_ && (best_checkpoint_.empty() || last_eval_loss_ < best_metric_)) {
       best_metric_ = last_eval_loss_;
@@ -347,61 +320,30 @@ class sft_trainer {
     }
     nlohmann::ordered_json st{{"global_step", global}, {"max_steps", max_steps_}, {"log_history", res.log},
                       {"best_metric", has_eval_ ? nlohmann::json(best_metric_) : nlohmann::json(nullptr)},
-                      {"best_model_checkpoint", best ? final_dir.string() : best_checkpoint_.string()},
+                      {"best_model_checkpoint", best ? w.final_dir.string() : best_checkpoint_.string()},
                       {"train_type", a_.train_type}, {"seed", a_.seed}};
-    io::atomic_write(tmp / "trainer_state.json", [&](std::ostream& o) { o << st.dump(2) << "\n"; });
-    fs::remove_all(final_dir);
-    fs::rename(tmp, final_dir);
+    io::atomic_write(w.tmp / "trainer_state.json", [&](std::ostream& o) { o << st.dump(2) << "\n"; });
+    const auto final_dir = w.commit();
     if (best) best_checkpoint_ = final_dir;
     last_checkpoint_ = final_dir;
     saved_.push_back(final_dir);
-    rotate_checkpoints();
-  }
-
-  // Keeps save_total_limit checkpoints: the newest ones, and the best one in any case.
-  void rotate_checkpoints() {
-    if (a_.save_total_limit <= 0) return;
-    while (static_cast<std::int64_t>(saved_.size()) > a_.save_total_limit) {
-      auto victim = std::find_if(saved_.begin(), saved_.end(), [&](const auto& p) { return p != best_checkpoint_ && p != last_checkpoint_; });
-      if (victim == saved_.end()) break;
-      std::filesystem::remove_all(*victim);
-      saved_.erase(victim);
-    }
+    rotate_checkpoints(saved_, a_.save_total_limit, best_checkpoint_, last_checkpoint_);
   }
 
   std::int64_t load_checkpoint(const std::filesystem::path& dir) {
-    namespace fs = std::filesystem;
-    auto state_file = dir / "trainer_state.json";
-    std::ifstream in(state_file);
-    if (!in) fail<io_error>("[sft] cannot resume: '", state_file.string(), "' not found");
-    auto st = nlohmann::json::parse(in);
-    if (a_.train_type != "lora") {  // (a LoRA adapter was loaded by the constructor)
-      auto f = io::safetensors_file::open(dir / "model.safetensors");
-      model_.visit_params([&](const std::string& name, auto& p) {
-        using T = typename std::decay_t<decltype(p.value)>::value_type;
-        p.value = f.get_as<T>(name).clone();
-      }, "");
-    }
+    auto st = read_trainer_state(dir, "sft");
+    if (a_.train_type != "lora") load_full_weights(dir, model_);  // (a LoRA adapter was loaded by the constructor)
     // Parameters may have been replaced: rebuild the optimizer over the new tensors.
     collect_trainable();
     opt_ = std::make_unique<adamw<float>>(params_, a_.adam);
-    auto of = io::safetensors_file::open(dir / "optimizer.safetensors");
-    for (std::size_t i = 0; i < params_.size(); ++i) {
-      opt_->exp_avg()[i] = of.get_as<float>("exp_avg." + names_[i]).clone();
-      opt_->exp_avg_sq()[i] = of.get_as<float>("exp_avg_sq." + names_[i]).clone();
-    }
-    opt_->set_steps(std::stoll(of.metadata().at("step")));
+    load_optimizer_state(dir, *opt_, names_);
     if (!st["best_model_checkpoint"].get<std::string>().empty()) best_checkpoint_ = st["best_model_checkpoint"].get<std::string>();
     if (st["best_metric"].is_number()) {
       best_metric_ = st["best_metric"].get<double>();
       has_eval_ = true;
       last_eval_loss_ = best_metric_;
     }
-    for (const auto& e : fs::directory_iterator(dir.parent_path()))
-      if (std::regex_match(e.path().filename().string(), std::regex(R"(checkpoint-\d+)"))) saved_.push_back(e.path());
-    std::sort(saved_.begin(), saved_.end(), [](const auto& x, const auto& y) {
-      return std::stoll(x.filename().string().substr(11)) < std::stoll(y.filename().string().substr(11));
-    });
+    saved_ = list_checkpoints(dir.parent_path());
     last_checkpoint_ = dir;
     return st["global_step"].get<std::int64_t>();
   }
