@@ -30,6 +30,7 @@
 #include "vlm/core/error.hpp"            // config_error, io_error
 #include "vlm/rl/accuracy_reward.hpp"    // make_accuracy_reward
 #include "vlm/rl/format_reward.hpp"      // make_format_reward
+#include "vlm/rl/named_registry.hpp"     // named_registry
 #include "vlm/rl/ocr_reward.hpp"         // make_ocr_reward
 #include "vlm/rl/reward_function.hpp"    // reward_input, reward_function, weighted_reward_sum
 
@@ -52,44 +53,15 @@ class reward_registry {
   }
 
   // throws: config_error if `name` is empty or already registered (use replace()).
-  void add(const std::string& name, reward_factory factory) {
-    if (name.empty()) throw config_error("[rewards] a reward function needs a non-empty name");
-    std::lock_guard lock(mu_);
-    if (factories_.count(name))
-      throw config_error("[rewards] reward function '" + name + "' is already registered. Hint: use replace()");
-    factories_[name] = std::move(factory);
-  }
-  void replace(const std::string& name, reward_factory factory) {
-    std::lock_guard lock(mu_);
-    factories_[name] = std::move(factory);
-  }
-  bool contains(const std::string& name) const {
-    std::lock_guard lock(mu_);
-    return factories_.count(name) > 0;
-  }
-  std::vector<std::string> names() const {
-    std::lock_guard lock(mu_);
-    std::vector<std::string> out;
-    for (const auto& [k, v] : factories_) out.push_back(k);
-    return out;
-  }
+  void add(const std::string& name, reward_factory factory) { factories_.add(name, std::move(factory)); }
+  void replace(const std::string& name, reward_factory factory) { factories_.replace(name, std::move(factory)); }
+  bool contains(const std::string& name) const { return factories_.contains(name); }
+  std::vector<std::string> names() const { return factories_.names(); }
 
   // throws: config_error "unknown reward function 'x' (known: a, b, c)"; whatever the factory
   // throws for bad options.
   reward_function get(const std::string& name, const reward_options& options = reward_options::object()) const {
-    reward_factory f;
-    {
-      std::lock_guard lock(mu_);
-      auto it = factories_.find(name);
-      if (it == factories_.end()) {
-        std::string known;
-        for (const auto& [k, v] : factories_) known += (known.empty() ? "" : ", ") + k;
-        throw config_error("[rewards] unknown reward function '" + name + "' (known: " + known +
-                           "). Hint: register it with reward_registry::add or load a plugin with --external_plugins");
-      }
-      f = it->second;
-    }
-    return f(options.is_null() ? reward_options::object() : options);
+    return factories_.at(name)(options.is_null() ? reward_options::object() : options);
   }
 
   // Keeps a loaded library alive as long as the registry (internal; see load_reward_plugin).
@@ -101,21 +73,23 @@ class reward_registry {
  private:
   struct builtins_tag {};
   explicit reward_registry(builtins_tag) {
-    factories_["format"] = [](const reward_options&) { return make_format_reward(); };
-    factories_["accuracy"] = [](const reward_options&) { return make_accuracy_reward(); };
-    factories_["external_ocr_format"] = [](const reward_options& o) {
+    factories_.add("format", [](const reward_options&) { return make_format_reward(); });
+    factories_.add("accuracy", [](const reward_options&) { return make_accuracy_reward(); });
+    factories_.add("external_ocr_format", [](const reward_options& o) {
       ocr_reward_config cfg;
       if (o.contains("ocr_mode")) {
         if (!o["ocr_mode"].is_string()) throw config_error("[rewards] option ocr_mode must be a string (true or literal)");
         cfg.mode = parse_ocr_reward_mode(o["ocr_mode"].get<std::string>());
       }
       return make_ocr_reward(cfg);
-    };
+    });
   }
 
-  mutable std::mutex mu_;
-  std::map<std::string, reward_factory> factories_;
-  std::vector<std::shared_ptr<void>> libraries_;  // declared last: destroyed after the factories
+  std::mutex mu_;                                 // guards libraries_
+  std::vector<std::shared_ptr<void>> libraries_;  // declared first: destroyed after the factories
+  named_registry<reward_factory> factories_{
+      "rewards", "reward function",
+      "Hint: register it with reward_registry::add or load a plugin with --external_plugins"};
 };
 
 // `static vlm::rl::reward_registrar my_reward{"my_reward", factory};` at namespace scope in
