@@ -32,8 +32,8 @@ inline int cmd_init_model(int argc, char** argv) {
   namespace fs = std::filesystem;
   args a(argc, argv, 2, {"out", "tokenizer", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
                          "intermediate_size", "vision_hidden_size", "vision_depth", "seed", "max_pixels", "min_pixels",
-                         "char_vocab"},
-         {"char_vocab"});
+                         "char_vocab", "rope_theta", "mrope_section"},
+         {"char_vocab"}, {"mrope_section"});
   const fs::path out = a.required("out");
   const bool char_vocab = a.get_bool("char_vocab", false);
   if (char_vocab && a.has("tokenizer")) throw usage_error("give either --tokenizer or --char_vocab true, not both");
@@ -56,15 +56,37 @@ inline int cmd_init_model(int argc, char** argv) {
   const std::int64_t hidden = a.get_int("hidden_size", 32), heads = a.get_int("num_attention_heads", 4);
   const std::int64_t head_dim = hidden / heads;
   if (hidden % heads != 0 || head_dim % 4 != 0) throw usage_error("--hidden_size must be a multiple of 4 x num_attention_heads");
-  const std::int64_t half = head_dim / 2, s0 = half - 2 * (half * 3 / 8);
+  // M-RoPE gives the temporal section the highest frequencies and the width section the
+  // lowest; Qwen's split ([16, 24, 24] of 64 at theta 1e6) leaves a 12-token-wide image with
+  // almost no width signal in a 24-wide head, so a tiny OCR model cannot tell its image tokens
+  // apart. --mrope_section 1 1 10 --rope_theta 10000 gives width 10 of 12 frequency pairs.
+  const std::int64_t half = head_dim / 2;
+  std::vector<std::int64_t> section{half - 2 * (half * 3 / 8), half * 3 / 8, half * 3 / 8};
+  if (a.has("mrope_section")) {
+    section.clear();
+    for (const auto& v : a.all("mrope_section")) {
+      std::size_t used = 0;
+      long long x = -1;
+      try {
+        x = std::stoll(v, &used);
+      } catch (const std::exception&) {
+      }
+      if (used != v.size() || x < 0) throw usage_error("--mrope_section: '" + v + "' is not a non-negative integer");
+      section.push_back(x);
+    }
+    std::int64_t sum = 0;
+    for (auto v : section) sum += v;
+    if (section.size() != 3 || sum != half)
+      throw usage_error("--mrope_section needs 3 values summing to head_dim / 2 = " + std::to_string(half));
+  }
   const std::int64_t vision_hidden = a.get_int("vision_hidden_size", 32);
   nlohmann::json cfg = {
       {"architectures", {"Qwen2_5_VLForConditionalGeneration"}}, {"model_type", "qwen2_5_vl"},
       {"hidden_size", hidden}, {"num_hidden_layers", a.get_int("num_hidden_layers", 2)},
       {"num_attention_heads", heads}, {"num_key_value_heads", a.get_int("num_key_value_heads", 2)},
       {"intermediate_size", a.get_int("intermediate_size", 4 * hidden)}, {"vocab_size", vocab},
-      {"rms_norm_eps", 1e-6}, {"rope_theta", 1000000.0}, {"max_position_embeddings", 4096},
-      {"rope_scaling", {{"type", "mrope"}, {"mrope_section", {s0, half * 3 / 8, half * 3 / 8}}}},
+      {"rms_norm_eps", 1e-6}, {"rope_theta", a.get_double("rope_theta", 1000000.0)}, {"max_position_embeddings", 4096},
+      {"rope_scaling", {{"type", "mrope"}, {"mrope_section", section}}},
       {"tie_word_embeddings", true}, {"hidden_act", "silu"}, {"torch_dtype", "float32"},
       {"image_token_id", image}, {"video_token_id", image + 1}, {"vision_start_token_id", vstart},
       {"vision_end_token_id", vend}, {"vision_token_id", vend + 1}, {"bos_token_id", pad}, {"eos_token_id", eos},

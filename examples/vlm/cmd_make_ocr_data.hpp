@@ -1,14 +1,20 @@
-// vlm make-ocr-data --out DIR [--n_train 2000 --n_val 500 --seed 0 --height 0 --noise 8 --blur 0.3]
-// Writes a synthetic OCR set in the seed tutorial's shape: DIR/images/*.png plus
-// DIR/train.jsonl and DIR/val.jsonl with rows {"query": "请识别图片中的文字", "response": "¥476.0",
-// "image_path": "images/train_00001.png"}. Text lines of receipt-like strings drawn with the
-// built-in 5x7 font (vlm/data/synthetic_ocr.hpp); deterministic for a seed. Pair it with
-// `vlm init-model --char_vocab true` for a model that trains on a laptop in minutes.
+// vlm make-ocr-data --out DIR [--n_train 2000 --n_val 500 --seed 0 --layout fixed|proportional
+//                   --font FILE --noise 12 --blur 0.3 --query TEXT]
+// Renders a synthetic OCR set in the seed tutorial's shape (vlm/data/synthetic_ocr.hpp):
+// DIR/images/Train_000001.png ..., DIR/LabelTrain.txt ("name<TAB>text"), and the seed's split of
+// it, DIR/train.jsonl (first n_train) and DIR/val.jsonl, rows {"query": "请识别图片中的文字",
+// "response": "等:¥476.0", "image_path": "images/Train_000001.png"}. Deterministic for a seed
+// and font. Pair it with `vlm init-model --char_vocab true` for a model that trains in minutes.
+//
+// vlm prepare-ocr-data --label_file LabelTrain.txt --img_dir DIR [--n_train N] [--out_dir .]
+// The seed's section 3.2 script: LabelTrain.txt -> train.jsonl (first N lines; default 90% of
+// them) and val.jsonl (the rest), image_path = img_dir/name.
 #pragma once
 #include <chrono>
 #include <filesystem>
 #include <iostream>
 
+#include <vlm/data/label_file.hpp>
 #include <vlm/data/synthetic_ocr.hpp>
 
 #include "args.hpp"
@@ -16,24 +22,38 @@
 namespace vlm::cli {
 
 inline int cmd_make_ocr_data(int argc, char** argv) {
-  args a(argc, argv, 2, {"out", "n_train", "n_val", "seed", "height", "noise", "blur", "query"});
+  args a(argc, argv, 2, {"out", "n_train", "n_val", "seed", "layout", "font", "noise", "blur", "query"});
   const std::filesystem::path out = a.required("out");
   const long long n_train = a.get_int("n_train", 2000), n_val = a.get_int("n_val", 500);
-  if (n_train < 0 || n_val < 0 || n_train > 99999 || n_val > 99999)
-    throw usage_error("--n_train and --n_val must be in [0, 99999]");
-  const long long height = a.get_int("height", 0);
-  if (height != 0 && height != 28 && height != 56) throw usage_error("--height must be 0 (random), 28 or 56");
+  if (n_train < 0 || n_val < 0 || n_train + n_val > 999999)
+    throw usage_error("--n_train and --n_val must be >= 0 and sum to at most 999999");
   data::dataset_options opt;
-  opt.render.height = static_cast<int>(height);
-  opt.render.noise_sigma = static_cast<float>(a.get_double("noise", 8.0));
-  opt.render.blur_probability = static_cast<float>(a.get_double("blur", 0.3));
+  opt.render.layout = data::parse_ocr_layout(a.get("layout", "fixed"));
+  opt.render.noise_sigma = static_cast<float>(a.get_double("noise", opt.render.noise_sigma));
+  opt.render.blur_probability = static_cast<float>(a.get_double("blur", opt.render.blur_probability));
+  if (a.has("font")) opt.font = a.get("font");
   if (a.has("query")) opt.query = a.get("query");
   const auto t0 = std::chrono::steady_clock::now();
   const auto s = data::make_ocr_dataset(out, static_cast<int>(n_train), static_cast<int>(n_val),
                                         static_cast<std::uint64_t>(a.get_int("seed", 0)), opt);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::cout << "wrote " << s.n_train << " train rows to " << s.train_jsonl.string() << " and " << s.n_val
-            << " val rows to " << s.val_jsonl.string() << " in " << secs << " s\n";
+  std::cout << "wrote " << s.n_train + s.n_val << " images and " << s.label_file.string() << ", " << s.n_train
+            << " train rows to " << s.train_jsonl.string() << " and " << s.n_val << " val rows to "
+            << s.val_jsonl.string() << " in " << secs << " s\n";
+  return 0;
+}
+
+inline int cmd_prepare_ocr_data(int argc, char** argv) {
+  args a(argc, argv, 2, {"label_file", "img_dir", "n_train", "out_dir", "query"});
+  const auto lines = data::read_label_file(a.required("label_file"));
+  const long long n_train = a.get_int("n_train", static_cast<long long>(lines.size() * 9 / 10));
+  if (n_train < 0) throw usage_error("--n_train must be >= 0");
+  const std::filesystem::path out_dir = a.get("out_dir", ".");
+  std::filesystem::create_directories(out_dir);
+  const auto s = data::label_lines_to_jsonl(lines, a.required("img_dir"), static_cast<std::size_t>(n_train), out_dir,
+                                            a.get("query", std::string(data::ocr_query)));
+  std::cout << "wrote " << s.n_train << " rows to " << s.train_jsonl.string() << " and " << s.n_val << " rows to "
+            << s.val_jsonl.string() << "\n";
   return 0;
 }
 

@@ -23,7 +23,9 @@
 
 #include "vlm/core/error.hpp"
 #include "vlm/io/atomic_file.hpp"            // defines: atomic_write
+#include "vlm/metrics/unicode_text.hpp"      // defines: utf8_to_code_points, code_points_to_utf8
 #include "vlm/tokenizer/byte_level.hpp"      // defines: byte_to_unicode, append_utf8, bytes_to_byte_level
+#include "vlm/tokenizer/pre_tokenizer.hpp"   // defines: regex_splitter
 
 namespace vlm::data {
 
@@ -68,11 +70,26 @@ struct char_vocab {
   std::int32_t first_added_id() const { return static_cast<std::int32_t>(tokens.size()); }
 };
 
-// Builds the byte symbols (ids 0-255, in GPT-2 bytes_to_unicode order: "!" is 0, as in Qwen2)
-// and one merge chain per multi-byte character of `charset` (UTF-8; duplicates and ASCII
-// need nothing). Merge rank r creates id 256 + r.
-//   throws: format_error when `charset` is not valid UTF-8.
-inline char_vocab make_char_vocab(std::string_view charset) {
+// Phrases the chat template and the seed's prompts repeat in every sample; make_char_vocab
+// makes each of their pre-tokenizer words one token, so that the tiny model's sequences hold
+// ~35 tokens instead of ~75 (the default system prompt alone is 28 characters). Responses are
+// still one token per character: these words hold no character of ocr_charset() except
+// '请识别图片中的文字', whose '请' is not in it, so no merge chain starts inside a response.
+inline const std::vector<std::string>& chat_phrases() {
+  static const std::vector<std::string> p{
+      "system", "user", "assistant", "You are a helpful assistant.", "请识别图片中的文字",
+      // the seed's GRPO instruction (MyDataPreprocessor) and its answer tags
+      " Output the thinking process in <think> </think> and final answer (number) in <answer> </answer> tags."};
+  return p;
+}
+
+// Builds the byte symbols (ids 0-255, in GPT-2 bytes_to_unicode order: "!" is 0, as in Qwen2),
+// one merge chain per multi-byte character of `charset` (UTF-8; duplicates and ASCII need
+// nothing), then one left-to-right chain of character merges per pre-tokenizer word of
+// `phrases` (Qwen2's split regex), so that each such word is one token. Merge rank r creates
+// id 256 + r.
+//   throws: format_error when `charset` or a phrase is not valid UTF-8.
+inline char_vocab make_char_vocab(std::string_view charset, const std::vector<std::string>& phrases = chat_phrases()) {
   char_vocab v;
   // bytes_to_unicode's order is that of the stand-in code points (printable bytes keep
   // theirs, < 256; the other 68 get 256, 257, ...).
@@ -105,6 +122,29 @@ inline char_vocab make_char_vocab(std::string_view charset) {
       prefix = std::move(merged);
     }
     i += len;
+  }
+  // Word chains: characters first (their merges were added above or are single bytes).
+  const tokenizer::regex_splitter split{qwen2_split_regex};
+  for (const std::string& phrase : phrases) {
+    split.split(phrase, [&](std::string_view word) {
+      const std::u32string cps = metrics::utf8_to_code_points(word);
+      std::string prefix;
+      for (std::size_t k = 0; k < cps.size(); ++k) {
+        const std::string ch = tokenizer::bytes_to_byte_level(metrics::code_points_to_utf8(std::u32string(1, cps[k])));
+        VLM_CHECK_AS(format_error, known.count(ch), "[char_tokenizer] phrase character of '", std::string(word),
+                     "' is not in the charset");
+        if (k == 0) {
+          prefix = ch;
+          continue;
+        }
+        std::string merged = prefix + ch;
+        if (known.insert(merged).second) {
+          v.merges.emplace_back(prefix, ch);
+          v.tokens.push_back(merged);
+        }
+        prefix = std::move(merged);
+      }
+    });
   }
   return v;
 }
