@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include <vlm/models/qwen2_5_vl/load.hpp>
+#include <vlm/train/checkpoint.hpp>
 #include <vlm/train/peft.hpp>
 
 #include "args.hpp"
@@ -48,12 +49,8 @@ inline int cmd_export(int argc, char** argv) {
   const fs::path tmp = out.string() + ".tmp";
   fs::remove_all(tmp);
   fs::create_directories(tmp);
-  for (const auto& e : fs::directory_iterator(base)) {
-    const auto name = e.path().filename().string();
-    if (!e.is_regular_file() || e.path().extension() == ".safetensors" || name == "model.safetensors.index.json") continue;
-    fs::copy_file(e.path(), tmp / name);
-  }
-  if (fs::exists(adapters / "args.json")) fs::copy_file(adapters / "args.json", tmp / "args.json", fs::copy_options::overwrite_existing);
+  if (fs::exists(adapters / "args.json")) fs::copy_file(adapters / "args.json", tmp / "args.json");
+  train::copy_model_side_files(base, tmp);
   std::vector<io::tensor_ref> refs;
   model.visit_params([&](const std::string& name, auto& p) {
     std::string key = name;

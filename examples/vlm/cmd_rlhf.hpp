@@ -116,7 +116,6 @@ inline int cmd_rlhf(int argc, char** argv) {
     rows.insert(rows.end(), r.begin(), r.end());
   }
   if (rows.empty()) throw usage_error("--dataset: no rows");
-  pipe.image_base_dir() = std::filesystem::path(a.all("dataset").front()).parent_path();
   rl::grpo_trainer<generate::chat_pipeline<model_t>> trainer(pipe, pipe.model(), g, rows);
   auto r = trainer.train();
   std::cout << "last_model_checkpoint: " << r.last_checkpoint.string() << "\n";

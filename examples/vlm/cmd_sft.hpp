@@ -17,7 +17,7 @@ inline const std::set<std::string> sft_flags = {
     "use_rslora", "target_modules", "target_regex", "freeze_vit", "freeze_aligner", "freeze_llm", "gradient_accumulation_steps",
     "eval_steps", "save_steps", "save_total_limit", "logging_steps", "max_length", "truncation_strategy", "output_dir",
     "add_version", "warmup_ratio", "warmup_steps", "dataloader_num_workers", "seed", "system", "weight_decay", "adam_beta1",
-    "adam_beta2", "adam_epsilon", "max_grad_norm", "lr_scheduler_type", "resume_from_checkpoint", "min_pixels", "max_pixels",
+    "adam_beta2", "adam_epsilon", "max_grad_norm", "lr_scheduler_type", "lr_scheduler_kwargs", "resume_from_checkpoint", "min_pixels", "max_pixels",
     "skip_bad_rows", "quiet",
     // accepted, with a warning: they configure hardware or services we do not use
     "deepspeed", "gradient_checkpointing", "attn_impl", "report_to", "bf16", "fp16", "ddp_backend", "device_map",
@@ -27,6 +27,25 @@ inline const std::set<std::string> ignored_hardware_flags = {"deepspeed", "gradi
                                                              "bf16", "fp16", "ddp_backend", "device_map", "dataset_num_proc",
                                                              "save_only_model", "lazy_tokenize", "columns", "model_type",
                                                              "template", "use_liger_kernel"};
+
+// --lr_scheduler_kwargs '{"min_lr_rate": 0.1}' or '{"min_lr": 2e-4}' (transformers' spelling).
+inline double min_lr_rate_from(const args& a, double learning_rate) {
+  if (!a.has("lr_scheduler_kwargs")) return 0;
+  nlohmann::json kw;
+  try {
+    kw = nlohmann::json::parse(a.get("lr_scheduler_kwargs"));
+  } catch (const nlohmann::json::exception&) {
+    throw usage_error("--lr_scheduler_kwargs must be a JSON object, e.g. '{\"min_lr_rate\": 0.1}'");
+  }
+  if (!kw.is_object()) throw usage_error("--lr_scheduler_kwargs must be a JSON object");
+  for (const auto& [k, v] : kw.items()) {
+    if ((k != "min_lr_rate" && k != "min_lr") || !v.is_number())
+      throw usage_error("--lr_scheduler_kwargs: unsupported key '" + k + "' (min_lr_rate or min_lr, a number)");
+  }
+  if (kw.contains("min_lr_rate")) return kw["min_lr_rate"].get<double>();
+  if (learning_rate <= 0) throw usage_error("--lr_scheduler_kwargs min_lr needs an explicit --learning_rate");
+  return kw["min_lr"].get<double>() / learning_rate;
+}
 
 inline train::sft_args sft_args_from(const args& a) {
   train::sft_args s;
@@ -52,6 +71,7 @@ inline train::sft_args sft_args_from(const args& a) {
   s.adam.eps = static_cast<float>(a.get_double("adam_epsilon", 1e-8));
   s.max_grad_norm = a.get_double("max_grad_norm", 1.0);
   s.lr_scheduler_type = a.get("lr_scheduler_type", "cosine");
+  s.min_lr_rate = min_lr_rate_from(a, s.learning_rate);
   s.warmup_ratio = a.get_double("warmup_ratio", 0);
   s.warmup_steps = a.get_int("warmup_steps", 0);
   s.logging_steps = a.get_int("logging_steps", 5);
@@ -92,7 +112,6 @@ inline int cmd_sft(int argc, char** argv) {
     train_rows.insert(train_rows.end(), rows.begin(), rows.end());
   }
   if (train_rows.empty()) throw usage_error("--dataset: no training rows");
-  pipe.image_base_dir() = std::filesystem::path(a.all("dataset").front()).parent_path();
   for (const auto& d : a.all("val_dataset")) {
     auto rows = train::read_sft_jsonl(d, s.system, s.skip_bad_rows);
     val_rows.insert(val_rows.end(), rows.begin(), rows.end());

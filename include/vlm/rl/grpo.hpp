@@ -136,6 +136,7 @@ inline std::vector<grpo_row> read_grpo_jsonl(const std::filesystem::path& path, 
       j = std::move(*out);
     }
     rows.push_back(parse_grpo_row(j, where, default_system));
+    train::resolve_image_paths(rows.back().prompt, path.parent_path());
   }
   return rows;
 }

@@ -25,6 +25,7 @@
 #include "vlm/io/safetensors.hpp"
 #include "vlm/train/checkpoint.hpp"
 #include "vlm/train/lora_model.hpp"
+#include "vlm/models/qwen2_5_vl/flops.hpp"
 #include "vlm/train/lr_schedule.hpp"
 #include "vlm/train/optim/adamw.hpp"
 #include "vlm/train/peft.hpp"
@@ -45,6 +46,7 @@ struct sft_args {
   adamw_config adam;
   double max_grad_norm = 1.0;
   std::string lr_scheduler_type = "cosine";
+  double min_lr_rate = 0;  // cosine_with_min_lr (from --lr_scheduler_kwargs)
   double warmup_ratio = 0;
   std::int64_t warmup_steps = 0;
   std::int64_t logging_steps = 5, eval_steps = -1, save_steps = 500, save_total_limit = -1;
@@ -84,7 +86,7 @@ class sft_trainer {
                                   : static_cast<std::int64_t>(std::ceil(a_.num_train_epochs * static_cast<double>(steps_per_epoch_)));
     if (a_.eval_steps <= 0) a_.eval_steps = a_.save_steps;
     sched_ = lr_schedule{a_.lr_scheduler_type, a_.learning_rate, max_steps_,
-                         lr_schedule::warmup_from(a_.warmup_ratio, a_.warmup_steps, max_steps_)};
+                         lr_schedule::warmup_from(a_.warmup_ratio, a_.warmup_steps, max_steps_), a_.min_lr_rate};
     if (a_.train_type == "lora") {
       if (a_.resume_from_checkpoint.empty()) attach_lora(model_, a_.lora, a_.targets, a_.seed);
       else load_adapter(a_.resume_from_checkpoint, model_);
@@ -119,7 +121,7 @@ class sft_trainer {
     run_dir_ = res.run_dir;
     write_args();
     const auto t0 = std::chrono::steady_clock::now();
-    double loss_acc = 0;
+    double loss_acc = 0, run_flops = 0, run_loss = 0;
     std::int64_t loss_steps = 0, correct = 0, counted = 0;
     for (std::int64_t step = start_step; step < max_steps_; ++step) {
       const std::int64_t GA = a_.gradient_accumulation_steps;
@@ -129,6 +131,9 @@ class sft_trainer {
         micro.push_back(collate<float>(batch_examples(step * GA + g), pad_id()));
         step_tokens += micro.back().label_tokens;
       }
+      for (const auto& mb : micro)
+        run_flops += qwen2_5_vl::train_flops(model_.cfg, mb.inputs.input_ids.size(0), mb.inputs.input_ids.size(1),
+                                             mb.inputs.image_grids, vision_trains());
       double step_loss = 0;
       tape_.seed(a_.seed * 1000003ull + static_cast<std::uint64_t>(step));
       for (auto& mb : micro) {
@@ -150,6 +155,7 @@ class sft_trainer {
       opt_->step(static_cast<float>(sched_.at(step)));
       opt_->zero_grad();
       loss_acc += step_loss;
+      run_loss += step_loss;
       ++loss_steps;
       const std::int64_t global = step + 1;
       const double elapsed = seconds_since(t0);
@@ -178,6 +184,7 @@ class sft_trainer {
       if (global % a_.save_steps == 0 || last) save_checkpoint(global, res);
     }
     if (!a_.quiet) std::cerr << "\n";
+    emit_summary(seconds_since(t0), max_steps_ - start_step, run_flops, run_loss, res);
     res.last_checkpoint = last_checkpoint_;
     res.best_checkpoint = best_checkpoint_;
     res.best_metric = best_metric_;
@@ -282,6 +289,32 @@ class sft_trainer {
     if (!a_.quiet) std::cout << "\n" << rec.dump() << std::endl;
     std::ofstream out(run_dir_ / "logging.jsonl", std::ios::app);
     out << rec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  }
+
+  // Whether the vision tower's own weights get gradients (full training without freeze_vit,
+  // or LoRA on vision modules): its backward then costs 2x its forward.
+  bool vision_trains() const {
+    for (std::size_t i = 0; i < names_.size(); ++i)
+      if (names_[i].find("visual.blocks") != std::string::npos || names_[i].find("patch_embed") != std::string::npos) return true;
+    return false;
+  }
+
+  // The closing record, as transformers' Trainer logs it (train_runtime, *_per_second,
+  // total_flos, train_loss) plus the achieved rate: total_flos counts the matrix products of
+  // the steps this process ran (qwen2_5_vl/flops.hpp), not transformers' 6 x params x tokens.
+  void emit_summary(double secs, std::int64_t steps, double flops, double loss_sum, sft_result& res) {
+    if (steps <= 0) return;
+    const double samples = static_cast<double>(steps * a_.per_device_train_batch_size * a_.gradient_accumulation_steps);
+    nlohmann::ordered_json rec{{"train_runtime", round8(secs)},
+                               {"train_samples_per_second", round8(samples / std::max(1e-9, secs))},
+                               {"train_steps_per_second", round8(static_cast<double>(steps) / std::max(1e-9, secs))},
+                               {"total_flos", flops},
+                               {"train_gflop_per_step", round8(flops / static_cast<double>(steps) * 1e-9)},
+                               {"train_gflops", round8(flops / std::max(1e-9, secs) * 1e-9)},
+                               {"train_loss", round8(loss_sum / static_cast<double>(steps))},
+                               {"epoch", round8(static_cast<double>(max_steps_) / static_cast<double>(steps_per_epoch_))},
+                               {"global_step/max_steps", std::to_string(max_steps_) + "/" + std::to_string(max_steps_)}};
+    emit(rec, res);
   }
 
   void evaluate(std::int64_t global, sft_result& res) {

@@ -103,7 +103,25 @@ inline sft_row parse_sft_row(const nlohmann::json& row, const std::string& where
   return r;
 }
 
-// Reads a jsonl file; unknown columns give one warning each. Bad lines throw, or are skipped
+// Makes the relative image paths of `conv` that name a file next to the jsonl absolute, so
+// that a training set and a validation set in different folders each find their own images
+// (make-ocr-data writes "images/Train_000001.png" relative to its jsonl). Paths that do not
+// exist there stay as they are (relative to the working directory, as ms-swift reads them).
+inline void resolve_image_paths(generate::conversation& conv, const std::filesystem::path& jsonl_dir) {
+  namespace fs = std::filesystem;
+  for (auto& m : conv)
+    for (auto& p : m.parts) {
+      if (p.type != tokenizer::content_part::kind::image || p.image.empty() || p.image.rfind("data:", 0) == 0 ||
+          p.image.find("://") != std::string::npos)
+        continue;
+      const fs::path rel(p.image);
+      std::error_code ec;
+      if (rel.is_relative() && fs::exists(jsonl_dir / rel, ec)) p.image = fs::absolute(jsonl_dir / rel, ec).lexically_normal().string();
+    }
+}
+
+// Reads a jsonl file; unknown columns give one warning each. Relative image paths are
+// resolved as resolve_image_paths says. Bad lines throw, or are skipped
 // with a warning when skip_bad_rows.
 inline std::vector<sft_row> read_sft_jsonl(const std::filesystem::path& path, const std::string& default_system,
                                            bool skip_bad_rows = false, std::ostream* warn = &std::cerr) {
@@ -130,6 +148,7 @@ inline std::vector<sft_row> read_sft_jsonl(const std::filesystem::path& path, co
             if (warn) *warn << "[dataset] warning: column '" << it.key() << "' in " << path.string() << " is not used\n";
           }
       rows.push_back(parse_sft_row(j, where, default_system));
+      resolve_image_paths(rows.back().prompt, path.parent_path());
     } catch (const vlm::error& e) {
       if (!skip_bad_rows) throw;
       if (warn) *warn << "[dataset] warning: skipping " << e.what() << "\n";
