@@ -133,21 +133,25 @@ class sft_trainer {
       }
       for (const auto& mb : micro)
         run_flops += qwen2_5_vl::train_flops(model_.cfg, mb.inputs.input_ids.size(0), mb.inputs.input_ids.size(1),
-                                             mb.inputs.image_grids, vision_trains());
+                                             mb.label_tokens, mb.inputs.image_grids, vision_trains());
       double step_loss = 0;
       tape_.seed(a_.seed * 1000003ull + static_cast<std::uint64_t>(step));
       for (auto& mb : micro) {
         tape_.clear();
-        auto out = model_.forward(tape_, mb.inputs);
-        const std::int64_t V = out.logits.size(-1);
-        auto logits2 = out.logits.view({-1, V});
-        auto loss = ag::cross_entropy(tape_, logits2, mb.shifted_labels, static_cast<double>(std::max<std::int64_t>(1, step_tokens)));
+        if (mb.label_tokens == 0) continue;  // every reply truncated away: nothing to learn from
+        auto out = model_.forward(tape_, mb.inputs, /*with_logits=*/false);
+        // Logits only where a label is: the same loss and gradients, without lm_head on the
+        // prompt positions (most of them).
+        const auto [rows, labels] = labelled_rows(mb.shifted_labels);
+        auto hidden = ag::gather_rows(tape_, out.hidden.view({-1, out.hidden.size(-1)}), rows);
+        auto logits2 = model_.logits(tape_, hidden);
+        auto loss = ag::cross_entropy(tape_, logits2, labels, static_cast<double>(std::max<std::int64_t>(1, step_tokens)));
         const double l = loss.item();
         if (!std::isfinite(l))
           fail<numeric_error>("[sft] loss is ", l, " at step ", step + 1, " (batch from ", source_of(mb), "). Hint: lower the learning rate");
         step_loss += l;
-        count_accuracy(logits2, mb.shifted_labels, correct, counted);
-        if (mb.label_tokens > 0) tape_.backward(loss);
+        count_accuracy(logits2, labels, correct, counted);
+        tape_.backward(loss);
       }
       tape_.clear();
       const double grad_norm = opt_->clip_grad_norm(a_.max_grad_norm);
@@ -269,6 +273,16 @@ class sft_trainer {
     std::vector<const sft_example*> ptrs;
     for (auto& e : held_.back()) ptrs.push_back(&e);
     return ptrs;
+  }
+
+  // The rows of flattened [B*L] labels that are not ignore_index, and those labels.
+  static std::pair<std::vector<std::int64_t>, tensor<std::int64_t, cpu>> labelled_rows(const tensor<std::int64_t, cpu>& labels) {
+    std::vector<std::int64_t> rows;
+    for (std::int64_t i = 0; i < labels.numel(); ++i)
+      if (labels.data()[i] != ignore_index) rows.push_back(i);
+    auto picked = tensor<std::int64_t, cpu>::full({static_cast<std::int64_t>(rows.size())}, ignore_index);
+    for (std::size_t k = 0; k < rows.size(); ++k) picked.data()[k] = labels.data()[rows[k]];
+    return {std::move(rows), std::move(picked)};
   }
 
   static void count_accuracy(const tensor<float, cpu>& logits, const tensor<std::int64_t, cpu>& labels, std::int64_t& correct,

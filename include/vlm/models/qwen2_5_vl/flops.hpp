@@ -46,7 +46,7 @@ inline double vision_forward_flops(const vision_config& v, std::int64_t out_hidd
 }
 
 // Forward FLOPs of the language model on one sequence of `len` positions, with lm_head
-// applied to `logit_rows` of them (all of them in training: logits are computed everywhere).
+// applied to `logit_rows` of them (the SFT trainer applies it to labelled positions only).
 inline double text_forward_flops(const text_config& t, std::int64_t len, std::int64_t logit_rows) {
   const double H = static_cast<double>(t.hidden_size), I = static_cast<double>(t.intermediate_size);
   const double kv = static_cast<double>(t.num_key_value_heads * t.head_dim()), L = static_cast<double>(len);
@@ -57,13 +57,15 @@ inline double text_forward_flops(const text_config& t, std::int64_t len, std::in
          2 * static_cast<double>(logit_rows) * H * static_cast<double>(t.vocab_size);
 }
 
-// Training FLOPs (forward + backward) of one batch: `rows` sequences padded to `len`, the
-// batch's images, with or without a trained vision tower.
-inline double train_flops(const config& c, std::int64_t rows, std::int64_t len, const std::vector<grid_thw>& images,
-                          bool vision_trains) {
+// Training FLOPs (forward + backward) of one batch: `rows` sequences padded to `len`, lm_head
+// on `logit_rows` positions in all, the batch's images, with or without a trained vision tower.
+inline double train_flops(const config& c, std::int64_t rows, std::int64_t len, std::int64_t logit_rows,
+                          const std::vector<grid_thw>& images, bool vision_trains) {
   double vision = 0;
   for (const auto& g : images) vision += vision_forward_flops(c.vision, c.text.hidden_size, g);
-  return 3 * static_cast<double>(rows) * text_forward_flops(c.text, len, len) + (vision_trains ? 3 : 1) * vision;
+  const double body = static_cast<double>(rows) * text_forward_flops(c.text, len, 0);
+  const double head = 2 * static_cast<double>(logit_rows) * static_cast<double>(c.text.hidden_size * c.text.vocab_size);
+  return 3 * (body + head) + (vision_trains ? 3 : 1) * vision;
 }
 
 }  // namespace vlm::qwen2_5_vl

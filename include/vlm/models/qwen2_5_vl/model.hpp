@@ -96,14 +96,17 @@ struct model {
     return ag::linear(ctx, hidden, ag::use(ctx, head()));
   }
 
+  // with_logits = false leaves out.logits empty: a trainer that needs the logits of a few
+  // positions applies logits() to those rows of out.hidden (lm_head is a large share of a
+  // small model's FLOPs when most positions carry no label).
   template <class Ctx>
-  model_outputs<T, B> forward(Ctx& ctx, const model_inputs<T, B>& in) const {
+  model_outputs<T, B> forward(Ctx& ctx, const model_inputs<T, B>& in, bool with_logits = true) const {
     model_outputs<T, B> out;
     auto embeds = embed(ctx, in, &out.image_embeds);
     ctx.trace(embeds, "hidden_states_0");
     out.positions = get_rope_index(in.input_ids, in.image_grids, in.attention_mask, cfg);
     out.hidden = language.forward(ctx, embeds, text_rope(out.positions.position_ids), text_mask(in));
-    out.logits = logits(ctx, out.hidden);
+    if (with_logits) out.logits = logits(ctx, out.hidden);
     return out;
   }
 
