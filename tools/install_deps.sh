@@ -11,4 +11,4 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   cmake make g++ ccache pkg-config \
   libeigen3-dev nlohmann-json3-dev catch2 libstb-dev libpcre2-dev libutf8proc-dev \
-  fonts-wqy-microhei >/dev/null
+  fonts-wqy-microhei python3 >/dev/null
