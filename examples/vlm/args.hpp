@@ -1,6 +1,7 @@
 // Command-line flags for the vlm program, spelled like ms-swift (--max_new_tokens) with the
 // dash spelling (--max-new-tokens) accepted as an alias. Unknown flags are errors.
 #pragma once
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <sstream>
@@ -120,5 +121,25 @@ class args {
   }
   std::map<std::string, std::vector<std::string>> values_;
 };
+
+// --min_pixels / --max_pixels, else the MIN_PIXELS / MAX_PIXELS environment variables that
+// ms-swift reads (the seed runs `MAX_PIXELS=1003520 swift infer ...`).
+template <class Processor>
+void apply_pixel_limits(const args& a, Processor& p) {
+  auto from = [&](const char* flag, const char* env, auto& out) {
+    if (a.has(flag)) {
+      out = a.get_int(flag, 0);
+      return;
+    }
+    if (const char* v = std::getenv(env); v && *v) {
+      char* end = nullptr;
+      const long long x = std::strtoll(v, &end, 10);
+      if (*end != '\0' || x <= 0) throw usage_error(std::string("environment variable ") + env + "='" + v + "' is not a positive integer");
+      out = x;
+    }
+  };
+  from("min_pixels", "MIN_PIXELS", p.min_pixels);
+  from("max_pixels", "MAX_PIXELS", p.max_pixels);
+}
 
 }  // namespace vlm::cli

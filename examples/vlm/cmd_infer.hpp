@@ -22,7 +22,17 @@ inline const std::set<std::string> infer_flags = {
     "model", "image", "prompt", "system", "messages", "val_dataset", "result_path", "max_batch_size", "max_new_tokens",
     "temperature", "top_p", "top_k", "min_p", "repetition_penalty", "presence_penalty", "frequency_penalty", "seed",
     "stop_words", "stop_token_ids", "sampling_semantics", "min_pixels", "max_pixels", "stream", "torch_dtype",
-    "max_model_len", "infer_backend", "adapters"};
+    "max_model_len", "infer_backend", "adapters", "ckpt_dir"};
+
+// The model folder: --model, or --ckpt_dir (the spelling of the seed's `swift infer --ckpt_dir
+// ...-merged`).
+inline std::string infer_model_dir(const args& a) {
+  if (a.has("model")) return a.get("model");
+  if (a.has("ckpt_dir")) return a.get("ckpt_dir");
+  throw usage_error("missing required flag --model (or --ckpt_dir)");
+}
+
+
 
 inline generate::generation_config generation_from_flags(const args& a, generate::generation_config g) {
   g.max_new_tokens = a.get_int("max_new_tokens", g.max_new_tokens);
@@ -114,9 +124,8 @@ int run_infer(const args& a) {
   if (a.has("adapters")) throw usage_error("--adapters (LoRA) arrives with vlm sft; merge with vlm export first");
   if (a.has("infer_backend") && a.get("infer_backend") != "pt")
     std::cerr << "vlm infer: warning: --infer_backend " << a.get("infer_backend") << " is served by vlm's own engine\n";
-  auto pipe = generate::chat_pipeline<model_t>::from_pretrained(a.required("model"));
-  if (a.has("min_pixels")) pipe.processor().min_pixels = a.get_int("min_pixels", 0);
-  if (a.has("max_pixels")) pipe.processor().max_pixels = a.get_int("max_pixels", 0);
+  auto pipe = generate::chat_pipeline<model_t>::from_pretrained(infer_model_dir(a));
+  apply_pixel_limits(a, pipe.processor());
   if (a.has("max_model_len")) pipe.max_model_len() = a.get_int("max_model_len", 0);
   auto gen = generation_from_flags(a, pipe.defaults());
   auto stops = a.all("stop_words");
@@ -182,8 +191,7 @@ int run_infer(const args& a) {
     tokenizer::chat_message user{"user", {}};
     for (const auto& im : a.all("image")) {
       content_part p{content_part::kind::image, {}, im, {}, {}, {}, {}};
-      if (a.has("min_pixels")) p.min_pixels = a.get_int("min_pixels", 0);
-      if (a.has("max_pixels")) p.max_pixels = a.get_int("max_pixels", 0);
+      apply_pixel_limits(a, p);
       user.parts.push_back(p);
     }
     user.parts.push_back({content_part::kind::text, a.get("prompt"), {}, {}, {}, {}, {}});
@@ -203,7 +211,7 @@ inline int cmd_infer(int argc, char** argv) {
   args a(argc, argv, 2, infer_flags, {"stream"});
   std::string dtype = a.get("torch_dtype", "");
   if (dtype.empty()) {
-    auto cfg = read_json_file((std::filesystem::path(a.required("model")) / "config.json").string());
+    auto cfg = read_json_file((std::filesystem::path(infer_model_dir(a)) / "config.json").string());
     dtype = cfg.value("torch_dtype", "bfloat16");
   }
   if (dtype == "float32" || dtype == "f32") return run_infer<float>(a);

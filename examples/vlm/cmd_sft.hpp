@@ -101,8 +101,7 @@ inline int cmd_sft(int argc, char** argv) {
     std::cerr << "vlm sft: warning: --torch_dtype " << a.get("torch_dtype") << ": training runs in float32 on the CPU backend\n";
   using model_t = train::lora_model<float, cpu>;
   auto pipe = generate::chat_pipeline<model_t>::from_pretrained(a.required("model"));
-  if (a.has("min_pixels")) pipe.processor().min_pixels = a.get_int("min_pixels", 0);
-  if (a.has("max_pixels")) pipe.processor().max_pixels = a.get_int("max_pixels", 0);
+  apply_pixel_limits(a, pipe.processor());
   auto s = sft_args_from(a);
   if (s.lora.rank <= 0) throw usage_error("--lora_rank must be positive");
 

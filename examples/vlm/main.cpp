@@ -4,6 +4,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "cmd_demo.hpp"
 #include "cmd_eval.hpp"
 #include "cmd_export.hpp"
 #include "cmd_forward.hpp"
@@ -19,6 +20,7 @@ namespace {
 void usage() {
   std::cerr << "usage: vlm <command> [flags]\n"
                "commands:\n"
+               "  demo        the whole seed story in ~10 min on a laptop: data, SFT, GRPO, merge, scores, report\n"
                "  infer       answer a prompt (+ images), a messages file or a jsonl set (like swift infer)\n"
                "  sft         LoRA / full fine-tuning on a jsonl set (like swift sft)\n"
                "  export      --adapters CKPT --merge_lora true: merge LoRA into a full model folder\n"
@@ -26,7 +28,8 @@ void usage() {
                "  tokenize    text -> ids, or --decode ids -> text\n"
                "  forward     run Qwen2.5-VL once on ids (+ images) and write tensors to a .safetensors file\n"
                "  init-model  write a small random Qwen2.5-VL folder (tests, demos)\n"
-               "  make-ocr-data  write a synthetic OCR set: PNG text lines + train/val.jsonl (--out DIR)\n"
+               "  make-ocr-data  render a synthetic OCR set: PNGs + LabelTrain.txt + train/val.jsonl (--out DIR)\n"
+               "  prepare-ocr-data  the seed's LabelTrain.txt -> train.jsonl / val.jsonl split (--label_file, --img_dir)\n"
                "  eval        OCR metrics of a result jsonl: text_acc, CER, exact match (--result_path)\n"
                "  reward      run GRPO reward functions on a jsonl of completions (--reward_funcs, --input)\n"
                "flags use swift's spelling (--max_new_tokens); --max-new-tokens is accepted too.\n";
@@ -40,6 +43,7 @@ int main(int argc, char** argv) {
   }
   const std::string cmd = argv[1];
   try {
+    if (cmd == "demo") return vlm::cli::cmd_demo(argc, argv);
     if (cmd == "forward") return vlm::cli::cmd_forward(argc, argv);
     if (cmd == "infer") return vlm::cli::cmd_infer(argc, argv);
     if (cmd == "sft") return vlm::cli::cmd_sft(argc, argv);
@@ -50,6 +54,7 @@ int main(int argc, char** argv) {
     if (cmd == "reward") return vlm::cli::cmd_reward(argc, argv);
     if (cmd == "init-model" || cmd == "init_model") return vlm::cli::cmd_init_model(argc, argv);
     if (cmd == "make-ocr-data" || cmd == "make_ocr_data") return vlm::cli::cmd_make_ocr_data(argc, argv);
+    if (cmd == "prepare-ocr-data" || cmd == "prepare_ocr_data") return vlm::cli::cmd_prepare_ocr_data(argc, argv);
     std::cerr << "vlm: unknown command '" << cmd << "'\n";
     usage();
     return 2;
