@@ -1,8 +1,10 @@
 // Synthetic OCR data for a first fine-tune without downloads: text lines like the seed
 // tutorial's ('等:¥476.0', '余443张', '学历要求'; vlm/data/ocr_text.hpp) drawn with a real
-// TrueType font (stb_truetype; Debian's fonts-wqy-microhei by default) with jittered size and
-// position, grey levels, noise and blur, written as PNGs plus the seed's LabelTrain.txt and
-// its train.jsonl / val.jsonl rows {"query", "response", "image_path"}.
+// TrueType font (stb_truetype; Debian's fonts-wqy-microhei by default) in random grey levels
+// and colours, with pixel noise and blur (glyph size and position jitter are options, off by
+// default: with them a 0.6 M-parameter model learns the 300 Chinese glyphs far more slowly,
+// eval token_acc 0.71 instead of 0.97 after 1500 steps), written as PNGs plus the seed's
+// LabelTrain.txt and its train.jsonl / val.jsonl rows {"query", "response", "image_path"}.
 // Layouts:
 //   fixed (default): one character per 28 x 28 cell of a 28 x 336 image, so character k falls
 //     in image token k of Qwen2.5-VL (patch 14, merge 2): a from-scratch model learns to read
@@ -49,9 +51,9 @@ struct render_options {
   ocr_layout layout = ocr_layout::fixed;
   int cell = 28;            // px per character cell (fixed) and the size unit of image sides
   int cells = 12;           // image width in cells: 336 px, ocr_max_chars characters
-  float min_size = 22.f;    // glyph pixel height (ascent - descent), drawn uniformly in [min, max]
-  float max_size = 25.f;
-  int jitter = 1;           // fixed layout: per-character offset in [-jitter, jitter] px, x and y
+  float min_size = 24.f;    // glyph pixel height (ascent - descent), drawn uniformly in [min, max]
+  float max_size = 24.f;
+  int jitter = 0;           // fixed layout: per-character offset in [-jitter, jitter] px, x and y
   float noise_probability = 0.5f;  // chance of Gaussian pixel noise
   float noise_sigma = 12.f; // its std, drawn uniformly in [0, noise_sigma]
   float blur_probability = 0.3f;   // chance of a [1 2 1]x[1 2 1]/16 blur after drawing
