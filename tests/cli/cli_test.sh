@@ -2,12 +2,8 @@
 # End-to-end checks of the vlm program on a small random model with the real Qwen2 tokenizer:
 # every subcommand runs, and bad input exits 2 with a one-line reason naming the problem.
 # usage: cli_test.sh VLM_BINARY TEST_DATA_DIR
-set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 vlm="$1"; data="$2"
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
-passed=0; failed=0
-ok()   { passed=$((passed + 1)); echo "ok: $1"; }
-bad()  { failed=$((failed + 1)); echo "FAILED: $1"; }
 expect_ok() { local name="$1"; shift; if out="$("$@" 2>&1)"; then ok "$name"; else bad "$name: $out"; fi; }
 # expect_fail NAME TEXT CMD...: exit code 2 and stderr containing TEXT, on one line.
 expect_fail() {

@@ -3,13 +3,9 @@
 # holds every number the closing table prints, and a second run with the same seed gives the
 # same numbers (the timings aside). Also `vlm prepare-ocr-data` on the demo's LabelTrain.txt
 # reproduces its train/val split. usage: demo_cli_test.sh VLM_BINARY
-set -uo pipefail
-vlm="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
+vlm="$(abs_path "$1")"
 cd "$work"
-passed=0; failed=0
-ok()  { passed=$((passed + 1)); echo "ok: $1"; }
-bad() { failed=$((failed + 1)); echo "FAILED: $1"; }
 
 run_demo() { "$vlm" demo --out "$1" --n_train 96 --n_val 12 --sft_steps 6 --grpo_steps 2 --seed 5 >"$1.out" 2>"$1.err"; }
 if run_demo a; then ok "demo runs"; else bad "demo exit code $? ($(tail -1 a.err))"; fi

@@ -2,12 +2,8 @@
 # End-to-end checks of `vlm eval` and `vlm reward` (no model needed): numbers on small files,
 # swift's flag spellings, a plugin .so, and bad input exiting 2 with a one-line reason.
 # usage: metrics_cli_test.sh VLM_BINARY TEST_DATA_DIR [REWARD_PLUGIN_SO]
-set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 vlm="$1"; data="$2"; plugin="${3:-}"
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
-passed=0; failed=0
-ok()   { passed=$((passed + 1)); echo "ok: $1"; }
-bad()  { failed=$((failed + 1)); echo "FAILED: $1"; }
 # expect_out NAME TEXT CMD...: exit 0 and stdout containing TEXT.
 expect_out() {
   local name="$1" text="$2"; shift 2

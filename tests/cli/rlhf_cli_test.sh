@@ -5,13 +5,9 @@
 # gradient accumulation, num_iterations 2 and the seed's think_answer row preprocessing is
 # resumed from its checkpoint-2 and must log the same steps 3-4 (and rotate its checkpoints).
 # usage: rlhf_cli_test.sh VLM_BINARY
-set -uo pipefail
-vlm="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
+vlm="$(abs_path "$1")"
 cd "$work"
-passed=0; failed=0
-ok()  { passed=$((passed + 1)); echo "ok: $1"; }
-bad() { failed=$((failed + 1)); echo "FAILED: $1"; }
 
 "$vlm" make-ocr-data --out data --n_train 4 --n_val 2 --seed 2 >/dev/null || bad "make-ocr-data"
 "$vlm" init-model --out model --char_vocab true >/dev/null || bad "init-model"

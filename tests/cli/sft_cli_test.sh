@@ -3,13 +3,9 @@
 # command line (section 3.3) run verbatim as `vlm sft` with local paths, `vlm export
 # --merge_lora true`, `vlm infer --val_dataset` on the merged model, `vlm eval`.
 # usage: sft_cli_test.sh VLM_BINARY
-set -uo pipefail
-vlm="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
+vlm="$(abs_path "$1")"
 cd "$work"
-passed=0; failed=0
-ok()  { passed=$((passed + 1)); echo "ok: $1"; }
-bad() { failed=$((failed + 1)); echo "FAILED: $1"; }
 
 "$vlm" make-ocr-data --out data --n_train 32 --n_val 8 --seed 1 >/dev/null && ok "make-ocr-data" || bad "make-ocr-data"
 "$vlm" init-model --out model --char_vocab true --seed 1 >/dev/null && ok "init-model --char_vocab" || bad "init-model"
