@@ -24,6 +24,9 @@
 #include <vlm/core/shape.hpp>
 #include <vlm/core/tensor.hpp>
 #include <vlm/data/char_tokenizer.hpp>
+#include <vlm/data/label_file.hpp>
+#include <vlm/data/ocr_text.hpp>
+#include <vlm/data/splitmix.hpp>
 #include <vlm/data/synthetic_ocr.hpp>
 #include <vlm/generate/chat.hpp>
 #include <vlm/generate/generate.hpp>
@@ -35,10 +38,12 @@
 #include <vlm/io/png_write.hpp>
 #include <vlm/io/resize_bicubic.hpp>
 #include <vlm/io/safetensors.hpp>
+#include <vlm/io/truetype_font.hpp>
 #include <vlm/metrics/edit_distance.hpp>
 #include <vlm/metrics/ocr_eval.hpp>
 #include <vlm/metrics/unicode_text.hpp>
 #include <vlm/models/qwen2_5_vl/config.hpp>
+#include <vlm/models/qwen2_5_vl/flops.hpp>
 #include <vlm/models/qwen2_5_vl/load.hpp>
 #include <vlm/models/qwen2_5_vl/model.hpp>
 #include <vlm/models/qwen2_5_vl/preprocess.hpp>
@@ -64,6 +69,7 @@
 #include <vlm/rl/grpo.hpp>
 #include <vlm/rl/grpo_loss.hpp>
 #include <vlm/rl/ocr_reward.hpp>
+#include <vlm/rl/preprocess.hpp>
 #include <vlm/rl/reward_function.hpp>
 #include <vlm/rl/rewards.hpp>
 #include <vlm/tokenizer/added_tokens.hpp>
@@ -74,6 +80,7 @@
 #include <vlm/tokenizer/stream_decoder.hpp>
 #include <vlm/tokenizer/tokenizer.hpp>
 #include <vlm/tokenizer/utf8.hpp>
+#include <vlm/train/checkpoint.hpp>
 #include <vlm/train/lora.hpp>
 #include <vlm/train/lora_model.hpp>
 #include <vlm/train/lr_schedule.hpp>
