@@ -13,6 +13,8 @@
 #include <iostream>
 
 #include <vlm/generate/chat.hpp>
+#include <vlm/train/lora_model.hpp>
+#include <vlm/train/peft.hpp>
 
 #include "args.hpp"
 
@@ -24,12 +26,30 @@ inline const std::set<std::string> infer_flags = {
     "stop_words", "stop_token_ids", "sampling_semantics", "min_pixels", "max_pixels", "stream", "torch_dtype",
     "max_model_len", "infer_backend", "adapters", "ckpt_dir"};
 
+inline nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw vlm::io_error("[infer] cannot open '" + path + "'");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw vlm::format_error("[infer] '" + path + "' is not valid JSON: " + e.what());
+  }
+}
+
 // The model folder: --model, or --ckpt_dir (the spelling of the seed's `swift infer --ckpt_dir
-// ...-merged`).
+// ...-merged`), or with --adapters alone the base model the adapter names
+// (adapter_config.json's base_model_name_or_path, as swift infer --adapters finds it).
 inline std::string infer_model_dir(const args& a) {
   if (a.has("model")) return a.get("model");
   if (a.has("ckpt_dir")) return a.get("ckpt_dir");
-  throw usage_error("missing required flag --model (or --ckpt_dir)");
+  if (a.has("adapters")) {
+    const auto cfg_path = std::filesystem::path(a.get("adapters")) / "adapter_config.json";
+    const auto cfg = read_json_file(cfg_path.string());
+    const std::string base = cfg.value("base_model_name_or_path", std::string());
+    if (base.empty()) throw usage_error("'" + cfg_path.string() + "' names no base_model_name_or_path; give --model BASE");
+    return base;
+  }
+  throw usage_error("missing required flag --model (or --ckpt_dir, or --adapters)");
 }
 
 
@@ -57,16 +77,6 @@ inline generate::generation_config generation_from_flags(const args& a, generate
     throw usage_error("--presence_penalty/--frequency_penalty need --sampling_semantics vllm");
   }
   return g;
-}
-
-inline nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw vlm::io_error("[infer] cannot open '" + path + "'");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw vlm::format_error("[infer] '" + path + "' is not valid JSON: " + e.what());
-  }
 }
 
 // One dataset row (swift's formats) -> a conversation and its reference answer.
@@ -117,14 +127,19 @@ inline std::pair<generate::conversation, std::string> row_to_conversation(const 
   return {conv, reference};
 }
 
-template <class T>
+// Model: qwen2_5_vl::model<T, cpu>, or train::lora_model<float, cpu> for --adapters (the
+// adapter is loaded and merged in memory, as `swift infer --adapters` does).
+template <class T, class Model = qwen2_5_vl::model<T, cpu>>
 int run_infer(const args& a) {
   namespace fs = std::filesystem;
-  using model_t = qwen2_5_vl::model<T, cpu>;
-  if (a.has("adapters")) throw usage_error("--adapters (LoRA) arrives with vlm sft; merge with vlm export first");
+  using model_t = Model;
   if (a.has("infer_backend") && a.get("infer_backend") != "pt")
     std::cerr << "vlm infer: warning: --infer_backend " << a.get("infer_backend") << " is served by vlm's own engine\n";
   auto pipe = generate::chat_pipeline<model_t>::from_pretrained(infer_model_dir(a));
+  if constexpr (!std::is_same_v<Model, qwen2_5_vl::model<T, cpu>>) {
+    train::load_adapter(a.get("adapters"), pipe.model());
+    train::merge_lora(pipe.model());
+  }
   apply_pixel_limits(a, pipe.processor());
   if (a.has("max_model_len")) pipe.max_model_len() = a.get_int("max_model_len", 0);
   auto gen = generation_from_flags(a, pipe.defaults());
@@ -213,6 +228,11 @@ inline int cmd_infer(int argc, char** argv) {
   if (dtype.empty()) {
     auto cfg = read_json_file((std::filesystem::path(infer_model_dir(a)) / "config.json").string());
     dtype = cfg.value("torch_dtype", "bfloat16");
+  }
+  if (a.has("adapters")) {
+    if (dtype != "float32" && dtype != "f32")
+      std::cerr << "vlm infer: warning: with --adapters the model runs in float32 (the LoRA merge is done in f32)\n";
+    return run_infer<float, train::lora_model<float, cpu>>(a);
   }
   if (dtype == "float32" || dtype == "f32") return run_infer<float>(a);
   if (dtype == "bfloat16" || dtype == "bf16") return run_infer<bf16>(a);

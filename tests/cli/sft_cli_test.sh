@@ -45,6 +45,13 @@ ckpt="$(ls -d output_ocr/v0-*/checkpoint-2 2>/dev/null)"
   && ok "export --merge_lora" || bad "export --merge_lora"
 "$vlm" infer --model "$ckpt-merged" --val_dataset data/val.jsonl --result_path result.jsonl --max_batch_size 4 --max_new_tokens 12 --temperature 0 >/dev/null 2>&1 \
   && [ "$(wc -l < result.jsonl)" = 8 ] && ok "infer --val_dataset on the merged model" || bad "infer on the merged model"
+# swift infer --adapters: merged in memory, the same greedy answers as the exported merge.
+"$vlm" infer --adapters "$ckpt" --val_dataset data/val.jsonl --result_path result_adapters.jsonl --max_batch_size 4 --max_new_tokens 12 \
+    --temperature 0 >/dev/null 2>&1 && python3 - result.jsonl result_adapters.jsonl <<'PY' && ok "infer --adapters = merged model" || bad "infer --adapters"
+import json, sys
+a, b = ([json.loads(l)["response"] for l in open(p)] for p in sys.argv[1:3])
+assert len(a) == 8 and a == b, (a, b)
+PY
 "$vlm" eval --result_path result.jsonl > eval.out 2>&1 && grep -q "text_acc" eval.out && ok "eval" || bad "eval: $(cat eval.out)"
 
 echo "$passed passed, $failed failed"
