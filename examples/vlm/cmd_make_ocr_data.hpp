@@ -16,6 +16,7 @@
 
 #include <vlm/data/label_file.hpp>
 #include <vlm/data/synthetic_ocr.hpp>
+#include <vlm/train/train_log.hpp>  // defines: progress_bar
 
 #include "args.hpp"
 
@@ -34,6 +35,10 @@ inline int cmd_make_ocr_data(int argc, char** argv) {
   if (a.has("font")) opt.font = a.get("font");
   if (a.has("query")) opt.query = a.get("query");
   const auto t0 = std::chrono::steady_clock::now();
+  opt.progress = [&](int done, int total) {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cerr << "\r" << train::progress_bar("Render", done, total, secs) << (done == total ? "\n" : "") << std::flush;
+  };
   const auto s = data::make_ocr_dataset(out, static_cast<int>(n_train), static_cast<int>(n_val),
                                         static_cast<std::uint64_t>(a.get_int("seed", 0)), opt);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -224,8 +224,14 @@ TEST_CASE("make_ocr_dataset writes the seed's LabelTrain.txt and jsonl split, in
   one.threads = 1;
   vlm::data::dataset_options many;
   many.threads = 3;
+  std::vector<std::pair<int, int>> calls;
+  many.progress = [&](int done, int total) { calls.emplace_back(done, total); };
   const auto s = vlm::data::make_ocr_dataset(tmp / "a", 7, 3, 11, one);
   vlm::data::make_ocr_dataset(tmp / "b", 7, 3, 11, many);
+  // Progress: one call per image here (1 % of 10 rounds up to 1), (10, 10) among them (threads
+  // may report out of order).
+  REQUIRE(calls.size() == 10);
+  CHECK(std::find(calls.begin(), calls.end(), std::pair{10, 10}) != calls.end());
   CHECK(s.n_train == 7);
   CHECK(s.n_val == 3);
   CHECK(s.train_jsonl == tmp / "a" / "train.jsonl");

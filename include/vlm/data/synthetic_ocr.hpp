@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -197,6 +198,9 @@ struct dataset_options {
   std::string query{ocr_query};     // the "query" of every row
   std::string images_subdir = "images";
   int threads = 0;                  // 0: 2 x hardware threads (PNG encoding and fsync overlap)
+  // Called now and then (every 1 % and at the end, one call at a time) with (images done,
+  // total): a progress bar for the caller. Empty: silent.
+  std::function<void(int, int)> progress;
 };
 
 struct dataset_summary {
@@ -235,9 +239,9 @@ inline dataset_summary make_ocr_dataset(const std::filesystem::path& dir, int n_
   const int count = n_train + n_val;
   const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::clamp(2u * std::thread::hardware_concurrency(), 2u, 16u));
   std::vector<label_line> labels(static_cast<std::size_t>(count));
-  std::atomic<int> next{0};
+  std::atomic<int> next{0}, done{0};
   std::exception_ptr first_error;
-  std::mutex error_mutex;
+  std::mutex error_mutex, progress_mutex;
   auto work = [&] {
     for (int i; (i = next.fetch_add(1)) < count;) {
       try {
@@ -246,6 +250,11 @@ inline dataset_summary make_ocr_dataset(const std::filesystem::path& dir, int n_
         std::snprintf(name, sizeof name, "Train_%06d.png", i + 1);
         labels[static_cast<std::size_t>(i)] = {name, random_ocr_text(s)};
         io::write_png(dir / opt.images_subdir / name, render_text(font, labels[static_cast<std::size_t>(i)].text, mix_seed(s, 1), opt.render));
+        const int finished = done.fetch_add(1) + 1;
+        if (opt.progress && (finished % std::max(1, count / 100) == 0 || finished == count)) {
+          std::lock_guard<std::mutex> lock(progress_mutex);
+          opt.progress(finished, count);
+        }
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex);
         if (!first_error) first_error = std::current_exception();
