@@ -30,9 +30,9 @@ fs::path write_jsonl(const std::string& name, const std::vector<std::string>& li
 }  // namespace
 
 TEST_CASE("think_answer: the seed's MyDataPreprocessor on a seed row", "[rl][preprocess]") {
-  // Line 322 of the seed's train.jsonl listing.
+  // Line 322 of the seed's train.jsonl listing (its image folder shortened).
   const auto row = nlohmann::json::parse(
-      R"({"query": "请识别图片中的文字", "response": "等:¥476.0", "image_path": "/home/kas/guopei/dataset/ocr_reg_small_dataset/data/TrainImages/Train_090014.jpg"})");
+      R"({"query": "请识别图片中的文字", "response": "等:¥476.0", "image_path": "data/TrainImages/Train_090014.jpg"})");
   const auto out = preprocess_registry::global().get("think_answer")(row);
   REQUIRE(out.has_value());
   CHECK((*out)["query"].get<std::string>() ==
