@@ -14,17 +14,12 @@
 #include <vlm/data/label_file.hpp>
 #include <vlm/tokenizer/tokenizer.hpp>
 
+#include "../common/checks.hpp"  // defines: VLM_CHECK_THROWS_WITH_AS
 #include "io_test_util.hpp"
 
 namespace fs = std::filesystem;
 using Catch::Contains;
 
-// Catch2 2.13 has no CHECK_THROWS_WITH_AS: check the type and the message separately.
-#define CHECK_THROWS_WITH_TYPE(expr, matcher, type) \
-  do {                                              \
-    CHECK_THROWS_AS(expr, type);                    \
-    CHECK_THROWS_WITH(expr, matcher);               \
-  } while (0)
 
 namespace {
 
@@ -150,14 +145,14 @@ TEST_CASE("every character of the charset draws ink, and no two alike", "[cpu][i
 
 TEST_CASE("render_text names the character the font lacks and the limits", "[cpu][io][data]") {
   const auto& font = test_font();
-  CHECK_THROWS_WITH_TYPE(vlm::data::render_text(font, "a\U0001F600", 0), Contains("U+1F600") && Contains("no glyph"),
+  VLM_CHECK_THROWS_WITH_AS(vlm::data::render_text(font, "a\U0001F600", 0), Contains("U+1F600") && Contains("no glyph"),
                          vlm::format_error);
   CHECK_THROWS_AS(vlm::data::render_text(font, "", 0), vlm::format_error);
-  CHECK_THROWS_WITH_TYPE(vlm::data::render_text(font, std::string(13, '8'), 0), Contains("13 characters") && Contains("12 cells"),
+  VLM_CHECK_THROWS_WITH_AS(vlm::data::render_text(font, std::string(13, '8'), 0), Contains("13 characters") && Contains("12 cells"),
                          vlm::format_error);
   CHECK_THROWS_AS(vlm::io::truetype_font(fs::path(VLM_TEST_DATA_DIR) / "no-such.ttf"), vlm::io_error);
   // A file that is not a font.
-  CHECK_THROWS_WITH_TYPE(vlm::io::truetype_font(fs::path(VLM_TEST_DATA_DIR) / "train" / "lr_schedule.json"),
+  VLM_CHECK_THROWS_WITH_AS(vlm::io::truetype_font(fs::path(VLM_TEST_DATA_DIR) / "train" / "lr_schedule.json"),
                          Contains("not a TrueType"), vlm::format_error);
 }
 
@@ -214,7 +209,7 @@ TEST_CASE("write_png round-trips through load_image byte for byte", "[cpu][io][d
     CHECK(vlm::io::load_image(p.string()).rgb == img.rgb);
   }
   const vlm::io::image short_image{4, 4, std::vector<std::uint8_t>(47)};
-  CHECK_THROWS_WITH_TYPE(vlm::io::encode_png(short_image), Contains("48"), vlm::format_error);
+  VLM_CHECK_THROWS_WITH_AS(vlm::io::encode_png(short_image), Contains("48"), vlm::format_error);
   CHECK_THROWS_AS(vlm::io::encode_png(vlm::io::image{}), vlm::format_error);
 }
 
@@ -268,7 +263,7 @@ TEST_CASE("make_ocr_dataset writes the seed's LabelTrain.txt and jsonl split, in
   CHECK_THROWS_AS(vlm::data::make_ocr_dataset(tmp / "d", -1, 0, 0), vlm::config_error);
   vlm::data::dataset_options bad_font;
   bad_font.font = tmp / "missing.ttf";
-  CHECK_THROWS_WITH_TYPE(vlm::data::make_ocr_dataset(tmp / "e", 1, 0, 0, bad_font), Contains("missing.ttf"), vlm::io_error);
+  VLM_CHECK_THROWS_WITH_AS(vlm::data::make_ocr_dataset(tmp / "e", 1, 0, 0, bad_font), Contains("missing.ttf"), vlm::io_error);
 }
 
 TEST_CASE("label file: read, split like the seed's script, errors name file:line", "[cpu][io][data]") {
@@ -290,10 +285,10 @@ TEST_CASE("label file: read, split like the seed's script, errors name file:line
         std::vector<std::string>{
             R"({"query": "请识别图片中的文字", "response": "等:¥476.0", "image_path": "/data/TrainImages/c.jpg"})"});
   vlm_test::write_bytes(tmp / "bad.txt", "a.jpg\tok\nno tab here\n");
-  CHECK_THROWS_WITH_TYPE(vlm::data::read_label_file(tmp / "bad.txt"), Contains("bad.txt:2") && Contains("no tab here"),
+  VLM_CHECK_THROWS_WITH_AS(vlm::data::read_label_file(tmp / "bad.txt"), Contains("bad.txt:2") && Contains("no tab here"),
                          vlm::format_error);
   vlm_test::write_bytes(tmp / "bad2.txt", "a.jpg\tx\ty\n");
-  CHECK_THROWS_WITH_TYPE(vlm::data::read_label_file(tmp / "bad2.txt"), Contains("bad2.txt:1"), vlm::format_error);
+  VLM_CHECK_THROWS_WITH_AS(vlm::data::read_label_file(tmp / "bad2.txt"), Contains("bad2.txt:1"), vlm::format_error);
   CHECK_THROWS_AS(vlm::data::read_label_file(tmp / "none.txt"), vlm::io_error);
 }
 
@@ -390,6 +385,6 @@ TEST_CASE("char tokenizer files: Qwen2.5-VL chat template, config and vocab", "[
   CHECK(tj.at("model").at("merges").size() == vocab.merges.size());
   CHECK(nlohmann::json::parse(vlm_test::read_bytes(tmp / "vocab.json")).size() == vocab.tokens.size());
   CHECK(nlohmann::json::parse(vlm_test::read_bytes(tmp / "added_tokens.json")).at("<|image_pad|>") == vocab.first_added_id() + 12);
-  CHECK_THROWS_WITH_TYPE(vlm::data::make_char_tokenizer_json("ab\xE8\xAF"), Contains("not valid UTF-8"),
+  VLM_CHECK_THROWS_WITH_AS(vlm::data::make_char_tokenizer_json("ab\xE8\xAF"), Contains("not valid UTF-8"),
                        vlm::format_error);
 }

@@ -8,20 +8,15 @@
 #include <random>
 
 #include <nlohmann/json.hpp>
+
+#include "../common/jsonl.hpp"  // defines: read_jsonl_file
 #include <vlm/metrics/edit_distance.hpp>
 
 namespace {
 using namespace vlm::metrics;
 const std::string data = VLM_TEST_DATA_DIR;
 
-std::vector<nlohmann::json> read_jsonl(const std::string& path) {
-  std::ifstream in(path);
-  REQUIRE(in);
-  std::vector<nlohmann::json> rows;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
-  return rows;
-}
+using vlm_test::read_jsonl_file;
 
 std::u32string random_string(std::mt19937& rng, std::size_t max_len) {
   static const std::u32string alphabet = U"ab中国1¥";
@@ -63,7 +58,7 @@ TEST_CASE("Python str predicates", "[metrics][utf8]") {
 
 TEST_CASE("golden: the seed's cal_edit_distance, text_acc and levenshtein of the extracted strings",
           "[metrics][golden]") {
-  const auto rows = read_jsonl(data + "/rewards/seed_reward_cases.jsonl");
+  const auto rows = read_jsonl_file(data + "/rewards/seed_reward_cases.jsonl");
   REQUIRE(rows.size() == 108);
   int empty_both = 0;
   for (const auto& r : rows) {
@@ -150,7 +145,7 @@ TEST_CASE("weighted alignment: equals Levenshtein without important chars, brute
 }
 
 TEST_CASE("golden: true weighted errors, CER and alignment ops", "[metrics][golden]") {
-  const auto rows = read_jsonl(data + "/rewards/seed_reward_cases.jsonl");
+  const auto rows = read_jsonl_file(data + "/rewards/seed_reward_cases.jsonl");
   const char_weights w;
   for (const auto& r : rows) {
     INFO("case " << r["id"] << " " << r["tag"]);

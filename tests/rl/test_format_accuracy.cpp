@@ -11,7 +11,7 @@
 using namespace vlm::rl;
 
 TEST_CASE("format reward matches Python's re on every generated case", "[rl][rewards][format]") {
-  const auto rows = vlm_test::read_jsonl(vlm_test::rewards_dir + "/format_cases.jsonl");
+  const auto rows = vlm_test::read_jsonl_file(vlm_test::rewards_dir + "/format_cases.jsonl");
   REQUIRE(rows.size() == 400);
   int positives = 0;
   for (const auto& r : rows) {

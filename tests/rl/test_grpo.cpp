@@ -19,15 +19,9 @@
 
 #include "../common/gradcheck.hpp"
 #include "../common/random_tensor.hpp"
+#include "../common/checks.hpp"  // defines: VLM_CHECK_THROWS_WITH_AS
 #include "../common/tolerance.hpp"
 
-// Checks the exception type and that its message contains the text (Catch2 2.13 has no
-// CHECK_THROWS_WITH_AS).
-#define GRPO_CHECK_THROWS(expr, text, type) \
-  do {                                      \
-    CHECK_THROWS_AS(expr, type);            \
-    CHECK_THROWS_WITH(expr, text);          \
-  } while (0)
 
 namespace {
 
@@ -206,19 +200,19 @@ TEST_CASE("grpo advantages: nan-aware per-function mean/std", "[rl][grpo]") {
 
 TEST_CASE("grpo advantages: errors", "[rl][grpo][errors]") {
   const std::vector<float> r = {1, 2, 3};
-  GRPO_CHECK_THROWS(rl::group_advantages(std::span<const float>(r), 1), Catch::Contains("num_generations must be >= 2"),
+  VLM_CHECK_THROWS_WITH_AS(rl::group_advantages(std::span<const float>(r), 1), Catch::Contains("num_generations must be >= 2"),
                        vlm::config_error);
-  GRPO_CHECK_THROWS(rl::group_advantages(std::span<const float>(r), 2),
+  VLM_CHECK_THROWS_WITH_AS(rl::group_advantages(std::span<const float>(r), 2),
                        Catch::Contains("3 rewards are not a whole number of groups of num_generations = 2"),
                        vlm::shape_error);
   const std::vector<float> bad = {1, 2, 3, NAN};
-  GRPO_CHECK_THROWS(rl::group_advantages(std::span<const float>(bad), 2), Catch::Contains("reward 3 (group 1) is nan"),
+  VLM_CHECK_THROWS_WITH_AS(rl::group_advantages(std::span<const float>(bad), 2), Catch::Contains("reward 3 (group 1) is nan"),
                        vlm::numeric_error);
-  GRPO_CHECK_THROWS(rl::parse_scale_rewards("std"), Catch::Contains("'std' is not one of: group, batch, none"),
+  VLM_CHECK_THROWS_WITH_AS(rl::parse_scale_rewards("std"), Catch::Contains("'std' is not one of: group, batch, none"),
                        vlm::config_error);
   CHECK(rl::parse_scale_rewards("true") == rl::scale_rewards::group);
   CHECK(rl::parse_scale_rewards("False") == rl::scale_rewards::none);
-  GRPO_CHECK_THROWS(rl::parse_loss_type("ppo"), Catch::Contains("'ppo' is not one of: grpo, bnpo, dr_grpo, dapo"),
+  VLM_CHECK_THROWS_WITH_AS(rl::parse_loss_type("ppo"), Catch::Contains("'ppo' is not one of: grpo, bnpo, dr_grpo, dapo"),
                        vlm::config_error);
 }
 
@@ -423,20 +417,20 @@ TEST_CASE("grpo loss and per_token_logps: errors", "[rl][grpo][errors]") {
   rl::grpo_loss_options o;  // beta 0.04 by default: needs ref
   CHECK(o.beta == 0.04);
   CHECK(o.type == rl::loss_type::grpo);
-  GRPO_CHECK_THROWS(rl::grpo_loss(ng, lp, tensor<float>{}, tensor<float>{}, adv, mask, o),
+  VLM_CHECK_THROWS_WITH_AS(rl::grpo_loss(ng, lp, tensor<float>{}, tensor<float>{}, adv, mask, o),
                        Catch::Contains("beta = 0.04 needs ref_per_token_logps"), vlm::config_error);
   o.beta = 0;
   o.type = rl::loss_type::dr_grpo;
-  GRPO_CHECK_THROWS(rl::grpo_loss(ng, lp, tensor<float>{}, tensor<float>{}, adv, mask, o),
+  VLM_CHECK_THROWS_WITH_AS(rl::grpo_loss(ng, lp, tensor<float>{}, tensor<float>{}, adv, mask, o),
                        Catch::Contains("set max_completion_length"), vlm::config_error);
   o.type = rl::loss_type::grpo;
-  GRPO_CHECK_THROWS(rl::grpo_loss(ng, lp, tensor<float>{}, tensor<float>{}, tensor<float>::full({3}, 1.f), mask, o),
+  VLM_CHECK_THROWS_WITH_AS(rl::grpo_loss(ng, lp, tensor<float>{}, tensor<float>{}, tensor<float>::full({3}, 1.f), mask, o),
                        Catch::Contains("advantages have 3 elements, expected one per sequence (B = 2)"), vlm::shape_error);
-  GRPO_CHECK_THROWS(rl::grpo_loss(ng, lp, tensor<float>{}, tensor<float>{}, adv, tensor<float>::full({3, 2}, 1.f), o),
+  VLM_CHECK_THROWS_WITH_AS(rl::grpo_loss(ng, lp, tensor<float>{}, tensor<float>{}, adv, tensor<float>::full({3, 2}, 1.f), o),
                        Catch::Contains("completion_mask [3, 2] does not match per_token_logps [2, 3]"), vlm::shape_error);
   auto bad = lp.clone();
   bad.data()[4] = NAN;
-  GRPO_CHECK_THROWS(rl::grpo_loss(ng, bad, tensor<float>{}, tensor<float>{}, adv, mask, o),
+  VLM_CHECK_THROWS_WITH_AS(rl::grpo_loss(ng, bad, tensor<float>{}, tensor<float>{}, adv, mask, o),
                        Catch::Contains("loss term at [1, 1] is nan (logp nan, old nan, advantage -1)"), vlm::numeric_error);
   // A NaN under the mask is ignored (it is not part of the completion).
   auto m2 = mask.clone();
@@ -444,8 +438,8 @@ TEST_CASE("grpo loss and per_token_logps: errors", "[rl][grpo][errors]") {
   CHECK(std::isfinite(rl::grpo_loss(ng, bad, tensor<float>{}, tensor<float>{}, adv, m2, o).loss.item()));
 
   auto logits = tensor<float>::zeros({1, 2, 5});
-  GRPO_CHECK_THROWS(rl::per_token_logps(ng, logits, tensor<std::int64_t>::from_host({1, 2}, {0, 5}), 1.f),
+  VLM_CHECK_THROWS_WITH_AS(rl::per_token_logps(ng, logits, tensor<std::int64_t>::from_host({1, 2}, {0, 5}), 1.f),
                        Catch::Contains("token id 5 at position 1 is outside the vocabulary [0, 5)"), vlm::shape_error);
-  GRPO_CHECK_THROWS(rl::per_token_logps(ng, logits, tensor<std::int64_t>::from_host({1, 2}, {0, 1}), 0.f),
+  VLM_CHECK_THROWS_WITH_AS(rl::per_token_logps(ng, logits, tensor<std::int64_t>::from_host({1, 2}, {0, 1}), 0.f),
                        Catch::Contains("temperature must be > 0"), vlm::config_error);
 }

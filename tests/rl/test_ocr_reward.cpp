@@ -35,19 +35,19 @@ void check_literal(const nlohmann::json& r) {
 
 TEST_CASE("golden: literal mode reproduces the seed's reward, CER and confidence on every case",
           "[rl][rewards][golden]") {
-  const auto rows = vlm_test::read_jsonl(vlm_test::rewards_dir + "/seed_reward_cases.jsonl");
+  const auto rows = vlm_test::read_jsonl_file(vlm_test::rewards_dir + "/seed_reward_cases.jsonl");
   REQUIRE(rows.size() == 108);
   for (const auto& r : rows) check_literal(r);
 }
 
 TEST_CASE("literal mode on extra cases from the seed's own code", "[rl][rewards]") {
-  const auto rows = vlm_test::read_jsonl(vlm_test::rewards_dir + "/extra_seed_cases.jsonl");
+  const auto rows = vlm_test::read_jsonl_file(vlm_test::rewards_dir + "/extra_seed_cases.jsonl");
   REQUIRE(rows.size() >= 60);
   for (const auto& r : rows) check_literal(r);
 }
 
 TEST_CASE("golden: true mode equals the independent minimum-cost weighted CER", "[rl][rewards][golden]") {
-  const auto rows = vlm_test::read_jsonl(vlm_test::rewards_dir + "/seed_reward_cases.jsonl");
+  const auto rows = vlm_test::read_jsonl_file(vlm_test::rewards_dir + "/seed_reward_cases.jsonl");
   std::set<int> differ_by_clamping;
   for (const auto& r : rows) {
     INFO("case " << r["id"] << " " << r["tag"] << ": " << r["completion"] << " | " << r["solution"]);
